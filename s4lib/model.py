@@ -1,0 +1,84 @@
+"""A small MNIST CNN built from named blocks: 3x3 conv blocks, a max-pool + 1x1 transition, GAP and a Linear head."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .errors import S4Error
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Channel widths of each stage; the layout (convs, one transition, GAP, FC) is fixed."""
+
+    block1: tuple[int, ...]  # 3x3 convs at full resolution (28 -> 28 - 2k)
+    squeeze: int  # channels after the 1x1 conv of the transition
+    block2: tuple[int, ...]  # 3x3 convs after the max-pool
+
+
+PRESETS = {
+    # ~12k parameters: the main model of the README and notebook 02
+    "s4": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16)),
+    # under 8k parameters: same layout, narrower
+    "tiny": Architecture(block1=(8, 12, 12), squeeze=8, block2=(12, 12, 12, 12)),
+}
+
+
+def conv_block(c_in: int, c_out: int, dropout: float) -> nn.Sequential:
+    """3x3 conv (no padding, no bias: BN supplies the shift) -> BatchNorm -> ReLU -> Dropout (if > 0)."""
+    layers = [nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Dropout(dropout)) if dropout > 0 else nn.Sequential(*layers)
+
+
+def transition(c_in: int, c_out: int) -> nn.Sequential:
+    """Max-pool halves the resolution, then a 1x1 conv merges channels into fewer."""
+    return nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(c_in, c_out, 1, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class Net(nn.Module):
+    """Conv blocks -> transition -> conv blocks -> global average pooling -> Linear to 10 logits."""
+
+    def __init__(self, arch: Architecture, dropout: float = 0.05) -> None:
+        super().__init__()
+        layers: list[tuple[str, nn.Module]] = []
+        c = 1
+        for k, width in enumerate(arch.block1, start=1):
+            layers.append((f"conv{k}", conv_block(c, width, dropout)))
+            c = width
+        layers.append(("transition", transition(c, arch.squeeze)))
+        c = arch.squeeze
+        for k, width in enumerate(arch.block2, start=len(arch.block1) + 1):
+            # no dropout right before GAP: the last block's features go straight to the prediction
+            last = k == len(arch.block1) + len(arch.block2)
+            layers.append((f"conv{k}", conv_block(c, width, 0.0 if last else dropout)))
+            c = width
+        layers.append(("gap", nn.AdaptiveAvgPool2d(1)))
+        self.features = nn.Sequential(OrderedDict(layers))
+        self.fc = nn.Linear(c, 10)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 10); softmax lives in the loss (cross-entropy) and in predict_proba."""
+        return self.fc(self.features(X).flatten(1))
+
+
+def build_model(preset: str = "s4", dropout: float = 0.05) -> Net:
+    """A fresh model of a named preset."""
+    if preset not in PRESETS:
+        raise S4Error(f"unknown model preset {preset!r}; choose one of {sorted(PRESETS)}")
+    if not 0.0 <= dropout < 1.0:
+        raise S4Error(f"dropout must be in [0, 1), got {dropout}")
+    return Net(PRESETS[preset], dropout)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_types(model: nn.Module) -> set[str]:
+    """Class names of all modules in the model (to check BN, Dropout, GAP and Linear are there)."""
+    return {type(m).__name__ for m in model.modules()}

@@ -1,0 +1,100 @@
+"""Figures: backprop error curves, training curves, misclassified digits, confusion matrix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def save(fig, path: str | Path | None):
+    """Save fig to path (if given) at a README-friendly resolution, and return fig."""
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
+
+
+def plot_error_curves(histories: dict, path: str | Path | None = None):
+    """E_total against iteration per learning rate, on a linear and a log scale."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for lr, h in histories.items():
+        for ax in axes:
+            ax.plot(h["iteration"], h["E_total"], label=f"η = {lr:g}")
+    axes[0].set_title("E_total (linear scale)")
+    axes[1].set_title("E_total (log scale)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("E_total")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle("Gradient descent on the 2-2-2 network: error against iteration per learning rate")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_history(history, path: str | Path | None = None):
+    """Train and test loss and accuracy per epoch."""
+    epochs = [e.epoch for e in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    ax_loss.plot(epochs, [e.train_loss for e in history], "o-", label="train (augmented, dropout on)")
+    ax_loss.plot(epochs, [e.test_loss for e in history], "o-", label="test")
+    ax_loss.set_ylabel("cross-entropy loss")
+    ax_loss.set_yscale("log")
+    ax_acc.plot(epochs, [100 * e.train_acc for e in history], "o-", label="train (augmented, dropout on)")
+    ax_acc.plot(epochs, [100 * e.test_acc for e in history], "o-", label="test")
+    ax_acc.axhline(99.4, color="gray", ls="--", lw=1, label="99.4% goal")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_ylim(97.5, 100)
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("epoch")
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_mistakes(X, y, y_hat, max_images: int = 40, path=None):
+    """Grid of misclassified test digits titled 'true -> predicted'."""
+    wrong = np.flatnonzero(np.asarray(y) != np.asarray(y_hat))[:max_images]
+    cols = 10
+    rows = max(1, -(-len(wrong) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.35), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, k in zip(axes.flat, wrong):
+        ax.imshow(np.asarray(X[k, 0]), cmap="gray_r")
+        ax.set_title(f"{int(y[k])} → {int(y_hat[k])}", fontsize=9, color="crimson")
+    fig.suptitle(f"Misclassified test digits (true → predicted), first {len(wrong)} of "
+                 f"{int((np.asarray(y) != np.asarray(y_hat)).sum())}")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def confusion_matrix(y, y_hat, num_classes: int = 10) -> np.ndarray:
+    """Counts[true, predicted]."""
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(y), np.asarray(y_hat)), 1)
+    return m
+
+
+def plot_confusion(y, y_hat, path=None):
+    """Confusion matrix with counts; the diagonal is dimmed so the errors stand out."""
+    m = confusion_matrix(y, y_hat)
+    off = m.copy()
+    np.fill_diagonal(off, 0)
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    ax.imshow(off, cmap="Reds")
+    for t in range(10):
+        for p in range(10):
+            ax.text(p, t, m[t, p], ha="center", va="center", fontsize=8,
+                    color="gray" if t == p else "black")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion matrix on the test set (off-diagonal = mistakes)")
+    fig.tight_layout()
+    return save(fig, path)

@@ -1,0 +1,116 @@
+"""README tables made from code and committed records, and the tool that refreshes them in place."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from torch import nn
+
+from .model import count_parameters
+from .receptive_field import receptive_field_table
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN_RECORD = ROOT / "notebooks" / "results" / "s4_main.json"
+MAIN_WEIGHTS = ROOT / "notebooks" / "results" / "s4_main.pt"
+
+
+def architecture_table(model: nn.Module, input_size: int = 28) -> str:
+    """Markdown table: block, layers, output shape, parameters and receptive field after the block."""
+    rf = {r.name: r for r in receptive_field_table(model, input_size)}
+    lines = ["| block | layers | output (C×H×W) | parameters | receptive field |",
+             "|---|---|---|---:|---:|", f"| input | | 1×{input_size}×{input_size} | 0 | 1×1 |"]
+    for name, block in model.features.named_children():
+        spatial = [r for key, r in rf.items() if key.startswith(f"features.{name}.")] or [rf[f"features.{name}"]]
+        last = spatial[-1]
+        layers = " → ".join(_layer_name(m) for m in (block if isinstance(block, nn.Sequential) else [block]))
+        lines.append(f"| {name} | {layers} | {last.channels_out}×{last.size_out}×{last.size_out} | "
+                     f"{count_parameters(block)} | {last.rf}×{last.rf} |")
+    lines.append(f"| fc | Linear | 10 | {count_parameters(model.fc)} | |")
+    lines.append(f"| **total** | | | **{count_parameters(model):,}** | |")
+    return "\n".join(lines)
+
+
+def _layer_name(m: nn.Module) -> str:
+    if isinstance(m, nn.Conv2d):
+        return f"conv{m.kernel_size[0]}x{m.kernel_size[1]} {m.in_channels}→{m.out_channels}"
+    if isinstance(m, nn.MaxPool2d):
+        return "maxpool 2x2"
+    if isinstance(m, nn.Dropout):
+        return f"Dropout({m.p:g})"
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        return "GAP"
+    return type(m).__name__.replace("BatchNorm2d", "BN")
+
+
+def results_markdown(record: dict, last: int = 5) -> str:
+    """Markdown table of epoch 1 and the last epochs of a training record, final epoch in bold."""
+    h = record["history"]
+    last3 = ", ".join(f"{100 * e['test_acc']:.2f}%" for e in h[-3:])
+    lines = [f"**{record['num_params']:,} parameters, {len(h)} epochs, final-epoch test accuracy "
+             f"{100 * h[-1]['test_acc']:.2f}%** (last 3 epochs: {last3}).", "",
+             "| epoch | lr | train loss | train acc | test loss | test acc | seconds (train + test) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    shown = h if len(h) <= last + 1 else [h[0], None, *h[-last:]]
+    for e in shown:
+        if e is None:
+            lines.append("| … | | | | | | |")
+            continue
+        acc = f"{100 * e['test_acc']:.2f}%"
+        lines.append(f"| {e['epoch']} | {e['lr']:.5f} | {e['train_loss']:.4f} | {100 * e['train_acc']:.2f}% | "
+                     f"{e['test_loss']:.4f} | {'**' + acc + '**' if e is h[-1] else acc} | "
+                     f"{e['seconds']:.0f} + {e['test_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def load_record(path: str | Path = MAIN_RECORD) -> dict:
+    """A training record written by write_record."""
+    return json.loads(Path(path).read_text())
+
+
+def write_record(record: dict, path: str | Path = MAIN_RECORD) -> Path:
+    """Write a JSON training record (pretty, stable key order)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    """Replace what stands between <!-- name:start --> and <!-- name:end --> with content."""
+    pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->\n).*?(<!-- {re.escape(name)}:end -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README has no block <!-- {name}:start --> ... <!-- {name}:end -->")
+    return pattern.sub(lambda m: m.group(1) + content + "\n" + m.group(2), text)
+
+
+def read_block(text: str, name: str) -> str:
+    """The content of a generated block."""
+    m = re.search(rf"<!-- {re.escape(name)}:start -->\n(.*?)<!-- {re.escape(name)}:end -->", text, re.S)
+    if not m:
+        raise ValueError(f"README has no block <!-- {name}:start --> ... <!-- {name}:end -->")
+    return m.group(1).removesuffix("\n")
+
+
+def generated_blocks() -> dict[str, str]:
+    """Every README block that code produces, by name."""
+    from .backprop import error_table_markdown, run_all
+    from .model import build_model
+
+    blocks = {"error-table": error_table_markdown(run_all()),
+              "architecture": architecture_table(build_model("s4"))}
+    if MAIN_RECORD.exists():
+        blocks["mnist-results"] = results_markdown(load_record())
+    return blocks
+
+
+def refresh_readme(path: str | Path = ROOT / "README.md") -> Path:
+    """Rewrite the generated blocks of the README from code and committed records."""
+    path = Path(path)
+    text = path.read_text()
+    for name, content in generated_blocks().items():
+        text = replace_block(text, name, content)
+    path.write_text(text)
+    return path

@@ -1,0 +1,241 @@
+"""One entry point, train(config) -> TrainResult: SGD + OneCycle on MNIST, logged per epoch."""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .errors import S4Error
+from .model import PRESETS, build_model, count_parameters
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run, with its unit."""
+
+    model: str = "s4"  # preset name in s4lib.model.PRESETS
+    num_epochs: int = 15  # full passes over the 60,000 training images
+    batch_size: int = 128  # images per SGD step
+    lr: float = 0.1  # peak learning rate of the OneCycle schedule
+    momentum: float = 0.9  # SGD momentum (Nesterov)
+    weight_decay: float = 0.0  # L2 penalty per step, SGD-style
+    pct_start: float = 0.25  # fraction of all steps spent warming up to the peak lr
+    dropout: float = 0.05  # drop probability after each conv block
+    max_rotation_deg: float = 7.0  # augmentation: uniform rotation in [-x, x] degrees
+    max_shift_px: float = 2.0  # augmentation: uniform shift in [-x, x] pixels, each axis
+    seed: int = 1  # seeds weights, batch order and augmentation
+    data_root: str = "data"  # MNIST lives in data_root/MNIST/raw
+    loader: str = "memory"  # "memory" (batched tensors) or "torchvision" (DataLoader, per-sample PIL)
+    train_subset: int = 0  # use only the first N training images; 0 = all (tests use a few thousand)
+    test_subset: int = 0  # use only the first N test images; 0 = all
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.num_epochs, int) or self.num_epochs < 1:
+            problems.append(f"num_epochs must be a whole number >= 1, got {self.num_epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            problems.append(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            problems.append(f"lr must be a positive number, got {self.lr!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0.0 < self.pct_start < 1.0:
+            problems.append(f"pct_start must be in (0, 1), got {self.pct_start!r}")
+        if self.model not in PRESETS:
+            problems.append(f"unknown model preset {self.model!r}; choose one of {sorted(PRESETS)}")
+        if self.loader not in ("memory", "torchvision"):
+            problems.append(f"loader must be 'memory' or 'torchvision', got {self.loader!r}")
+        if self.max_rotation_deg < 0 or self.max_shift_px < 0:
+            problems.append("augmentation sizes max_rotation_deg and max_shift_px must be >= 0")
+        if problems:
+            raise S4Error("invalid training config: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """What one epoch measured."""
+
+    epoch: int
+    lr: float  # learning rate at the end of the epoch
+    train_loss: float  # mean over the epoch's batches, with augmentation and dropout on
+    train_acc: float  # fraction, same batches
+    test_loss: float
+    test_acc: float  # fraction of the test set, model in eval mode
+    seconds: float  # training pass only
+    test_seconds: float
+
+
+@dataclass
+class TrainResult:
+    """History of every epoch plus the trained model."""
+
+    config: TrainConfig
+    num_params: int
+    history: list[EpochLog] = field(default_factory=list)
+    model: nn.Module | None = None
+    interrupted: bool = False  # Ctrl-C stopped it; history holds the completed epochs
+
+    @property
+    def final(self) -> EpochLog:
+        """The last epoch: the number to report (never the best one)."""
+        return self.history[-1]
+
+    def to_dict(self) -> dict:
+        """JSON-ready record (no model)."""
+        return dict(config=asdict(self.config), num_params=self.num_params,
+                    history=[asdict(e) for e in self.history], interrupted=self.interrupted)
+
+    def checkpoint(self) -> dict:
+        """The trained weights with the config and history that made them (loadable with weights_only)."""
+        return dict(config=asdict(self.config), history=[asdict(e) for e in self.history],
+                    model_state=self.model.state_dict())
+
+
+def epoch_line(e: EpochLog, num_epochs: int) -> str:
+    """The one log line printed per epoch."""
+    return (f"epoch {e.epoch:2d}/{num_epochs}  lr {e.lr:.4f}  "
+            f"train loss {e.train_loss:.4f} acc {100 * e.train_acc:6.2f}%  |  "
+            f"test loss {e.test_loss:.4f} acc {100 * e.test_acc:6.2f}% "
+            f"({round(e.test_acc * 10000)}/10000)  |  {e.seconds:.1f}s + {e.test_seconds:.1f}s")
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of model on (X, y), in eval mode."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for k in range(0, len(X), batch_size):
+        y_hat = model(X[k:k + batch_size])
+        loss += F.cross_entropy(y_hat, y[k:k + batch_size], reduction="sum").item()
+        correct += (y_hat.argmax(1) == y[k:k + batch_size]).sum().item()
+    return loss / len(X), correct / len(X)
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, X: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted class of every image."""
+    model.eval()
+    return torch.cat([model(X[k:k + batch_size]).argmax(1) for k in range(0, len(X), batch_size)])
+
+
+def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
+    """The training batch source the config asks for."""
+    from .data import InMemoryLoader, torchvision_loader
+
+    if config.loader == "torchvision":
+        if config.train_subset:
+            raise S4Error("train_subset works with loader='memory' only")
+        return torchvision_loader(config.data_root, train=True, batch_size=config.batch_size,
+                                  seed=config.seed, max_rotation_deg=config.max_rotation_deg,
+                                  max_shift_px=config.max_shift_px)
+    return InMemoryLoader(X, y, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                          max_rotation_deg=config.max_rotation_deg, max_shift_px=config.max_shift_px,
+                          background=float(X.min()))
+
+
+def train_one_epoch(model, batches, optimizer, scheduler, desc: str) -> tuple[float, float]:
+    """One pass over the training batches; returns mean loss and accuracy."""
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(batches, desc=desc, file=sys.stdout, ncols=100, mininterval=2.0, leave=True)
+    for X, y in bar:
+        y_hat = model(X)
+        loss = F.cross_entropy(y_hat, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.item() * len(y)
+        correct += (y_hat.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    bar.close()
+    return loss_sum / seen, correct / seen
+
+
+def training_state(result: TrainResult, optimizer, scheduler, batches) -> dict:
+    """Everything needed to continue after the last completed epoch exactly as if never stopped."""
+    return result.checkpoint() | dict(
+        optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict(),
+        loader_rng=batches.generator.get_state(), torch_rng=torch.get_rng_state())
+
+
+def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path) -> None:
+    """Load a training checkpoint written by the same config into the live objects."""
+    if ckpt["config"] != asdict(result.config):
+        diff = {k: (v, ckpt["config"].get(k)) for k, v in asdict(result.config).items() if ckpt["config"].get(k) != v}
+        raise S4Error(f"checkpoint {path} was written by a different config (now, then): {diff}; "
+                      "resume with the same flags or start a new checkpoint")
+    if "optimizer_state" not in ckpt:
+        raise S4Error(f"checkpoint {path} holds final weights only, not a training state to resume")
+    result.model.load_state_dict(ckpt["model_state"])
+    optimizer.load_state_dict(ckpt["optimizer_state"])
+    scheduler.load_state_dict(ckpt["scheduler_state"])
+    batches.generator.set_state(ckpt["loader_rng"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    result.history = [EpochLog(**e) for e in ckpt["history"]]
+
+
+def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
+          checkpoint: str | Path | None = None, resume: bool = False) -> TrainResult:
+    """Train as config says; every epoch is evaluated and logged, the last one is the result.
+
+    With checkpoint, the training state is saved atomically after every epoch; resume continues
+    from it. Ctrl-C returns the completed epochs (result.interrupted) instead of losing them.
+    """
+    from .checkpoint import load_checkpoint, save_atomic
+    from .data import load_mnist
+
+    if resume and not checkpoint:
+        raise S4Error("resume needs the checkpoint path to continue from")
+    if checkpoint and config.loader != "memory":
+        raise S4Error("checkpoints and resume need loader='memory' (its batch order can be saved)")
+
+    torch.manual_seed(config.seed)
+    X_train, y_train, X_test, y_test = load_mnist(config.data_root)
+    if config.train_subset:
+        X_train, y_train = X_train[:config.train_subset], y_train[:config.train_subset]
+    if config.test_subset:
+        X_test, y_test = X_test[:config.test_subset], y_test[:config.test_subset]
+    model = build_model(config.model, config.dropout)
+    result = TrainResult(config, count_parameters(model), model=model)
+    batches = make_train_batches(config, X_train, y_train)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                nesterov=True, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, epochs=config.num_epochs, steps_per_epoch=len(batches),
+        pct_start=config.pct_start, div_factor=10.0, final_div_factor=100.0)
+    if resume:
+        restore(load_checkpoint(checkpoint), result, optimizer, scheduler, batches, checkpoint)
+        if verbose:
+            print(f"resumed from {checkpoint} after epoch {len(result.history)}")
+            for log in result.history:
+                print(epoch_line(log, config.num_epochs))
+    try:
+        for epoch in range(len(result.history) + 1, config.num_epochs + 1):
+            t0 = time.perf_counter()
+            train_loss, train_acc = train_one_epoch(model, batches, optimizer, scheduler,
+                                                    desc=f"epoch {epoch}/{config.num_epochs}")
+            t1 = time.perf_counter()
+            test_loss, test_acc = evaluate(model, X_test, y_test)
+            t2 = time.perf_counter()
+            log = EpochLog(epoch, optimizer.param_groups[0]["lr"], train_loss, train_acc,
+                           test_loss, test_acc, t1 - t0, t2 - t1)
+            result.history.append(log)
+            if checkpoint:
+                save_atomic(training_state(result, optimizer, scheduler, batches), checkpoint)
+            if verbose:
+                print(epoch_line(log, config.num_epochs), flush=True)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        done = len(result.history)
+        where = f"; checkpoint {checkpoint} holds epoch {done}, continue with resume" if checkpoint and done else ""
+        print(f"\ninterrupted: kept the history of {done} completed epoch(s){where}", flush=True)
+    return result

@@ -1,0 +1,49 @@
+"""The CNN's size, parts and shapes, and the receptive-field calculator against hand-computed values."""
+import pytest
+import torch
+from torch import nn
+
+from s4lib.errors import S4Error
+from s4lib.model import PRESETS, build_model, count_parameters, layer_types
+from s4lib.receptive_field import format_rf_table, receptive_field_table
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_model_is_small_and_has_the_required_parts(preset):
+    model = build_model(preset)
+    assert count_parameters(model) < 20_000
+    types = layer_types(model)
+    assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= types
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_parameter_count_matches_a_count_by_hand():
+    a = PRESETS["s4"]
+    widths = [1, *a.block1]
+    convs = sum(9 * c_in * c_out for c_in, c_out in zip(widths, widths[1:]))
+    convs += a.block1[-1] * a.squeeze
+    widths = [a.squeeze, *a.block2]
+    convs += sum(9 * c_in * c_out for c_in, c_out in zip(widths, widths[1:]))
+    bn = 2 * (sum(a.block1) + a.squeeze + sum(a.block2))
+    fc = a.block2[-1] * 10 + 10
+    assert count_parameters(build_model("s4")) == convs + bn + fc
+
+
+def test_gap_sees_the_whole_image():
+    rows = receptive_field_table(build_model("s4"))
+    assert rows[-1].kind == "GAP" and rows[-1].size_out == 1 and rows[-1].rf >= 28
+
+
+def test_receptive_field_of_a_hand_computed_network():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 4, 1),
+                        nn.Conv2d(4, 8, 3, padding=1), nn.Conv2d(8, 8, 5, stride=2), nn.AdaptiveAvgPool2d(1))
+    got = [(r.size_out, r.rf, r.jump) for r in receptive_field_table(net, input_size=28)]
+    # by hand: r += (k-1)*j; j *= s; n = (n + 2p - k)//s + 1
+    assert got == [(28, 1, 1), (26, 3, 1), (24, 5, 1), (12, 6, 2), (12, 6, 2), (12, 10, 2), (4, 18, 4), (1, 30, 16)]
+    assert format_rf_table(receptive_field_table(net)).count("\n") == 1 + 8
+
+
+@pytest.mark.parametrize("preset, dropout", [("nope", 0.05), ("s4", 1.0), ("s4", -0.1)])
+def test_bad_model_arguments_are_refused(preset, dropout):
+    with pytest.raises(S4Error):
+        build_model(preset, dropout)
