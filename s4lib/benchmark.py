@@ -65,7 +65,10 @@ def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0) -> di
         rs = [r for r in runs if r["loader"] == loader]
         summary[loader] = {key: statistics.median(r[key] for r in rs) for key in ("train_s", "test_s", "peak_rss_mib")}
     summary["speedup_train"] = summary["torchvision"]["train_s"] / summary["memory"]["train_s"]
-    return dict(config=asdict(config), repeats=repeats, machine=machine(), runs=runs, median=summary)
+    import datetime as dt
+
+    return dict(command="python -m s4lib benchmark", date=dt.date.today().isoformat(), config=asdict(config),
+                repeats=repeats, machine=machine(), runs=runs, median=summary)
 
 
 def machine() -> str:

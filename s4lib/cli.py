@@ -1,8 +1,7 @@
-"""Command line: python -m s4lib {data,workbook,train,evaluate,reproduce} --help."""
+"""Command line: python -m s4lib COMMAND --help (workbook, train, evaluate, experiments, reproduce ...)."""
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from dataclasses import fields
@@ -52,14 +51,13 @@ def config_from_args(args):
 
 def cmd_train(args) -> None:
     from .checkpoint import save_atomic
+    from .report import write_record
     from .train import train
 
     config = config_from_args(args)
     result = train(config, checkpoint=args.checkpoint, resume=args.resume)
     if args.record:
-        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.record).write_text(json.dumps(result.to_dict(), indent=1) + "\n")
-        print(f"wrote {args.record}")
+        print(f"wrote {write_record(result.to_dict(), args.record)}")
     if args.save and not result.interrupted:
         save_atomic(result.checkpoint(), args.save)
         print(f"wrote {args.save}")
@@ -85,6 +83,30 @@ def cmd_evaluate(args) -> None:
         mask = y_test == c
         print(f"  digit {c}: {100 * (y_hat[mask] == c).float().mean().item():6.2f}%  "
               f"({(y_hat[mask] == c).sum().item()}/{mask.sum().item()})")
+
+
+def cmd_seeds(args) -> None:
+    from .experiments import run_seeds, seeds_markdown
+
+    record = run_seeds(config_from_args(args), args.seeds, args.out)
+    print(seeds_markdown([record]))
+
+
+def cmd_ablations(args) -> None:
+    from dataclasses import replace
+
+    from .experiments import ABLATION_EPOCHS, ABLATIONS, ablations_markdown, run_ablations
+
+    base = replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS)
+    record = run_ablations(base, args.only or tuple(ABLATIONS), args.seeds, args.out)
+    print(ablations_markdown(record))
+
+
+def cmd_benchmark(args) -> None:
+    from . import benchmark
+
+    argv = ["--repeats", str(args.repeats), "--threads", str(args.threads)] + (["--out", args.out] if args.out else [])
+    benchmark.main(argv)
 
 
 def cmd_readme(args) -> None:
@@ -163,6 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a file written by train --save or --checkpoint")
     p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("seeds", help="train the full schedule once per seed and record each final accuracy")
+    add_train_flags(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="seeds (default 1 2 3 4 5)")
+    p.add_argument("--out", help="record path (default notebooks/results/seeds_MODEL.json)")
+    p.set_defaults(func=cmd_seeds)
+
+    p = sub.add_parser("ablations", help="short runs that measure what each design choice buys")
+    add_train_flags(p)
+    p.add_argument("--only", nargs="+", help="run only these variants (names as in s4lib.experiments.ABLATIONS)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per variant (default 1)")
+    p.add_argument("--out", help="record path (default notebooks/results/ablations.json)")
+    p.set_defaults(func=cmd_ablations)
+
+    p = sub.add_parser("benchmark", help="seconds per epoch and peak memory: in-memory vs torchvision pipeline")
+    p.add_argument("--repeats", type=int, default=3, help="runs per pipeline, alternating (default 3)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--out", help="write the JSON record here")
+    p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce")
     p.add_argument("--path", default=str(ROOT / "README.md"), help="README to refresh")

@@ -17,6 +17,7 @@ class Architecture:
     block1: tuple[int, ...]  # 3x3 convs at full resolution (28 -> 28 - 2k)
     squeeze: int  # channels after the 1x1 conv of the transition
     block2: tuple[int, ...]  # 3x3 convs after the max-pool
+    batchnorm: bool = True  # False only to measure what BatchNorm buys
 
 
 PRESETS = {
@@ -24,19 +25,24 @@ PRESETS = {
     "s4": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16)),
     # under 8k parameters: same layout, narrower
     "tiny": Architecture(block1=(8, 12, 12), squeeze=8, block2=(12, 12, 12, 12)),
+    # ablations of the main model, all 12,114 parameters but the BN-free one
+    "s4-no-bn": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), batchnorm=False),
+    "s4-pool-early": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16)),
+    "s4-pool-late": Architecture(block1=(8, 16, 16, 16), squeeze=8, block2=(16, 16, 16)),
 }
 
 
-def conv_block(c_in: int, c_out: int, dropout: float) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True) -> nn.Sequential:
     """3x3 conv (no padding, no bias: BN supplies the shift) -> BatchNorm -> ReLU -> Dropout (if > 0)."""
-    layers = [nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
+    layers = [nn.Conv2d(c_in, c_out, 3, bias=not batchnorm), *norm, nn.ReLU()]
     return nn.Sequential(*layers, nn.Dropout(dropout)) if dropout > 0 else nn.Sequential(*layers)
 
 
-def transition(c_in: int, c_out: int) -> nn.Sequential:
+def transition(c_in: int, c_out: int, batchnorm: bool = True) -> nn.Sequential:
     """Max-pool halves the resolution, then a 1x1 conv merges channels into fewer."""
-    return nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(c_in, c_out, 1, bias=False),
-                         nn.BatchNorm2d(c_out), nn.ReLU())
+    norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
+    return nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(c_in, c_out, 1, bias=not batchnorm), *norm, nn.ReLU())
 
 
 class Net(nn.Module):
@@ -47,14 +53,14 @@ class Net(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         c = 1
         for k, width in enumerate(arch.block1, start=1):
-            layers.append((f"conv{k}", conv_block(c, width, dropout)))
+            layers.append((f"conv{k}", conv_block(c, width, dropout, arch.batchnorm)))
             c = width
-        layers.append(("transition", transition(c, arch.squeeze)))
+        layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm)))
         c = arch.squeeze
         for k, width in enumerate(arch.block2, start=len(arch.block1) + 1):
             # no dropout right before GAP: the last block's features go straight to the prediction
             last = k == len(arch.block1) + len(arch.block2)
-            layers.append((f"conv{k}", conv_block(c, width, 0.0 if last else dropout)))
+            layers.append((f"conv{k}", conv_block(c, width, 0.0 if last else dropout, arch.batchnorm)))
             c = width
         layers.append(("gap", nn.AdaptiveAvgPool2d(1)))
         self.features = nn.Sequential(OrderedDict(layers))

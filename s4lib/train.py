@@ -140,11 +140,12 @@ def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
                           background=float(X.min()))
 
 
-def train_one_epoch(model, batches, optimizer, scheduler, desc: str) -> tuple[float, float]:
+def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: bool = True) -> tuple[float, float]:
     """One pass over the training batches; returns mean loss and accuracy."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
-    bar = tqdm(batches, desc=desc, file=sys.stdout, ncols=100, mininterval=2.0, leave=True)
+    # plain-text bar on stdout: it renders in Jupyter, in a terminal and in the saved notebook on GitHub
+    bar = tqdm(batches, desc=desc, file=sys.stdout, ncols=100, mininterval=2.0, leave=True, disable=not progress)
     for X, y in bar:
         y_hat = model(X)
         loss = F.cross_entropy(y_hat, y)
@@ -199,7 +200,7 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
         raise S4Error("checkpoints and resume need loader='memory' (its batch order can be saved)")
 
     torch.manual_seed(config.seed)
-    X_train, y_train, X_test, y_test = load_mnist(config.data_root)
+    X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=verbose)
     if config.train_subset:
         X_train, y_train = X_train[:config.train_subset], y_train[:config.train_subset]
     if config.test_subset:
@@ -222,7 +223,7 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
         for epoch in range(len(result.history) + 1, config.num_epochs + 1):
             t0 = time.perf_counter()
             train_loss, train_acc = train_one_epoch(model, batches, optimizer, scheduler,
-                                                    desc=f"epoch {epoch}/{config.num_epochs}")
+                                                    desc=f"epoch {epoch}/{config.num_epochs}", progress=verbose)
             t1 = time.perf_counter()
             test_loss, test_acc = evaluate(model, X_test, y_test)
             t2 = time.perf_counter()
@@ -236,6 +237,7 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
     except KeyboardInterrupt:
         result.interrupted = True
         done = len(result.history)
-        where = f"; checkpoint {checkpoint} holds epoch {done}, continue with resume" if checkpoint and done else ""
+        where = (f"; checkpoint {checkpoint} holds epoch {done}; continue with --resume (resume=True in Python)"
+                 if checkpoint and done else "")
         print(f"\ninterrupted: kept the history of {done} completed epoch(s){where}", flush=True)
     return result

@@ -4,7 +4,7 @@ import pytest
 from s4lib.cli import build_parser, main
 from s4lib.report import MAIN_RECORD, MAIN_WEIGHTS, load_record
 
-COMMANDS = ["data", "workbook", "train", "evaluate", "readme", "reproduce"]
+COMMANDS = ["data", "workbook", "train", "evaluate", "seeds", "ablations", "benchmark", "readme", "reproduce"]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
@@ -56,3 +56,13 @@ def test_committed_weights_reach_the_committed_accuracy(capsys):
     assert abs(correct - round(recorded * 10000)) <= 2
     assert correct >= 9940
     assert out.count("digit ") == 10
+
+
+def test_data_command_names_a_damaged_file(tmp_path, capsys):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00" * 100)
+    assert main(["data", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "t10k-labels-idx1-ubyte" in err and "Traceback" not in err
+    assert (raw / "t10k-labels-idx1-ubyte").read_bytes() == b"\x00" * 100

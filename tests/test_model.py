@@ -8,13 +8,29 @@ from s4lib.model import PRESETS, build_model, count_parameters, layer_types
 from s4lib.receptive_field import format_rf_table, receptive_field_table
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_model_is_small_and_has_the_required_parts(preset):
+@pytest.mark.parametrize("preset, limit", [("s4", 20_000), ("tiny", 8_000)])
+def test_model_is_small_and_has_the_required_parts(preset, limit):
     model = build_model(preset)
-    assert count_parameters(model) < 20_000
+    assert count_parameters(model) < limit
     types = layer_types(model)
     assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= types
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_maps_images_to_ten_logits(preset):
+    model = build_model(preset)
+    assert count_parameters(model) < 20_000
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert receptive_field_table(model)[-1].rf >= 28
+
+
+def test_ablation_presets_change_only_what_they_name():
+    assert "BatchNorm2d" not in layer_types(build_model("s4-no-bn"))
+    assert count_parameters(build_model("s4-pool-early")) == count_parameters(build_model("s4"))
+    assert count_parameters(build_model("s4-pool-late")) == count_parameters(build_model("s4"))
+    pools = {p: [r.rf for r in receptive_field_table(build_model(p)) if r.kind.startswith("maxpool")][0]
+             for p in ("s4-pool-early", "s4", "s4-pool-late")}
+    assert pools["s4-pool-early"] < pools["s4"] < pools["s4-pool-late"]
 
 
 def test_parameter_count_matches_a_count_by_hand():
