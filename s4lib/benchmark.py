@@ -1,11 +1,12 @@
-"""Speed benchmark: seconds per training epoch and test pass, and peak memory, per batch pipeline.
+"""Speed benchmark: seconds per training epoch and test pass, and peak memory, per pipeline and compute option.
 
-Each measurement runs in a fresh subprocess so its peak resident memory is its own; pipelines alternate
-so that a busy spell of the machine hits both, and the report gives medians and their ratio.
+Each measurement runs in a fresh subprocess so its peak resident memory is its own; variants alternate
+so that a busy spell of the machine hits all of them, and the report gives medians and ratios.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import platform
 import resource
@@ -14,61 +15,103 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, replace
+from itertools import islice
 
 import torch
 
 from .train import TrainConfig
 
+# name -> (what it is, TrainConfig overrides, torch threads (0 = torch's default), compute option or "")
+VARIANTS: dict[str, tuple[str, dict, int, str]] = {
+    "memory": ("in-memory tensors, batched augmentation (the default)", {}, 0, ""),
+    "torchvision": ("torchvision DataLoader, per-sample PIL transforms", dict(loader="torchvision"), 0, ""),
+    "channels_last": ("in-memory + channels_last memory layout", {}, 0, "channels_last"),
+    "one_thread": ("in-memory, 1 torch thread instead of 2", {}, 1, ""),
+    "compile": ("in-memory + torch.compile (compiled during warm-up)", {}, 0, "compile"),
+    "dropout2d": ("in-memory, Dropout2d instead of Dropout (another model)", dict(model="s4-dropout2d"), 0, ""),
+}
+OPTIONS = ("", "channels_last", "compile")  # compute options tried; neither is worth a default (see the README)
+WARMUP_BATCHES = 10  # untimed steps before the epoch: first-call allocation, and compiling for torch.compile
 
-def measure_once(config: TrainConfig, num_threads: int = 0) -> dict:
-    """One training epoch and one test pass in this process: seconds and peak RSS."""
-    from .data import load_mnist
+
+def prepare_model(config: TrainConfig, option: str = "") -> torch.nn.Module:
+    """The config's model with a compute option applied: "", "channels_last" or "compile"."""
     from .model import build_model
+
+    model = build_model(config.model, config.dropout)
+    if option == "channels_last":
+        # the input has one channel, so NCHW and NHWC batches are the same bytes: converting the model is enough
+        return model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if option == "compile" else model
+
+
+def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") -> dict:
+    """Warm up, then one timed training epoch and one test pass in this process: seconds and peak RSS."""
+    from .data import load_mnist
     from .train import evaluate, make_train_batches, train_one_epoch
 
     if num_threads:
         torch.set_num_threads(num_threads)
     torch.manual_seed(config.seed)
     X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=False)
-    model = build_model(config.model, config.dropout)
+    model = prepare_model(config, option)
     batches = make_train_batches(config, X_train, y_train)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True)
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
     t0 = time.perf_counter()
-    train_one_epoch(model, batches, optimizer, scheduler, desc=f"{config.loader} epoch")
+    train_one_epoch(model, list(islice(batches, WARMUP_BATCHES)), optimizer, scheduler, desc="warm-up", progress=False)
     t1 = time.perf_counter()
-    evaluate(model, X_test, y_test)
+    train_one_epoch(model, batches, optimizer, scheduler, desc=f"{config.loader} epoch")
     t2 = time.perf_counter()
-    return dict(loader=config.loader, train_s=t1 - t0, test_s=t2 - t1, threads=torch.get_num_threads(),
+    evaluate(model, X_test, y_test)
+    t3 = time.perf_counter()
+    return dict(warmup_s=t1 - t0, train_s=t2 - t1, test_s=t3 - t2, threads=torch.get_num_threads(),
                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def run_child(config: TrainConfig, num_threads: int) -> dict:
+def profile_steps(config: TrainConfig, steps: int = 20, top: int = 8) -> list[tuple[str, float]]:
+    """The operators taking the most CPU time over a few training steps, with their share of the total."""
+    from .data import load_mnist
+    from .train import make_train_batches, train_one_epoch
+
+    torch.manual_seed(config.seed)
+    X_train, y_train, _, _ = load_mnist(config.data_root, verbose=False)
+    model = prepare_model(config)
+    batches = list(islice(make_train_batches(config, X_train, y_train), steps + 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True)
+    scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+    train_one_epoch(model, batches[:3], optimizer, scheduler, desc="warm-up", progress=False)
+    with torch.profiler.profile() as prof:
+        train_one_epoch(model, batches[3:], optimizer, scheduler, desc="profiled", progress=False)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return [(e.key, e.self_cpu_time_total / total) for e in ranked]
+
+
+def run_child(config: TrainConfig, num_threads: int, option: str) -> dict:
     """measure_once in a fresh Python process."""
     cmd = [sys.executable, "-m", "s4lib.benchmark", "--child", json.dumps(asdict(config)),
-           "--threads", str(num_threads)]
+           "--threads", str(num_threads), "--option", option]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0) -> dict:
-    """Alternate the in-memory and torchvision pipelines `repeats` times each; medians and ratio."""
+def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names=tuple(VARIANTS)) -> dict:
+    """Run every named variant once per round, `repeats` rounds; medians and ratios of the same invocation."""
     runs = []
     for k in range(repeats):
-        for loader in ("memory", "torchvision"):
-            r = run_child(replace(config, loader=loader), num_threads)
-            print(f"run {k + 1}/{repeats} {loader:11s}: epoch {r['train_s']:6.1f} s, test {r['test_s']:4.1f} s, "
-                  f"peak RSS {r['peak_rss_mib']:6.0f} MiB", flush=True)
+        for name in names:
+            _, overrides, threads, option = VARIANTS[name]
+            r = dict(variant=name) | run_child(replace(config, **overrides), threads or num_threads, option)
+            print(f"round {k + 1}/{repeats} {name:13s}: epoch {r['train_s']:6.1f} s, test {r['test_s']:4.1f} s, "
+                  f"warm-up {r['warmup_s']:5.1f} s, peak RSS {r['peak_rss_mib']:6.0f} MiB", flush=True)
             runs.append(r)
-    summary = {}
-    for loader in ("memory", "torchvision"):
-        rs = [r for r in runs if r["loader"] == loader]
-        summary[loader] = {key: statistics.median(r[key] for r in rs) for key in ("train_s", "test_s", "peak_rss_mib")}
-    summary["speedup_train"] = summary["torchvision"]["train_s"] / summary["memory"]["train_s"]
-    import datetime as dt
-
+    median = {name: {key: statistics.median(r[key] for r in runs if r["variant"] == name)
+                     for key in ("train_s", "test_s", "warmup_s", "peak_rss_mib")} for name in names}
     return dict(command="python -m s4lib benchmark", date=dt.date.today().isoformat(), config=asdict(config),
-                repeats=repeats, machine=machine(), runs=runs, median=summary)
+                repeats=repeats, machine=machine(), variants={n: VARIANTS[n][0] for n in names},
+                runs=runs, median=median)
 
 
 def machine() -> str:
@@ -79,27 +122,34 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from .errors import S4Error
+    from .experiments import RESULTS
+
     p = argparse.ArgumentParser(prog="python -m s4lib.benchmark", description=__doc__)
-    p.add_argument("--repeats", type=int, default=3, help="runs per pipeline (default 3)")
+    p.add_argument("--repeats", type=int, default=3, help="rounds; every variant runs once per round (default 3)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
-    p.add_argument("--out", help="write the JSON record here")
+    p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants")
+    p.add_argument("--out", default=str(RESULTS / "benchmark.json"), help="JSON record (default %(default)s)")
+    p.add_argument("--profile", action="store_true", help="print where one training step's CPU time goes, then stop")
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        print(json.dumps(measure_once(TrainConfig(**json.loads(args.child)), args.threads)))
+        print(json.dumps(measure_once(TrainConfig(**json.loads(args.child)), args.threads, args.option)))
         return
-    record = benchmark(TrainConfig(batch_size=args.batch_size), args.repeats, args.threads)
-    m = record["median"]
-    print(f"\nmedian of {args.repeats} ({record['machine']}):")
-    for loader in ("memory", "torchvision"):
-        print(f"  {loader:11s} epoch {m[loader]['train_s']:6.1f} s  test {m[loader]['test_s']:4.1f} s  "
-              f"peak RSS {m[loader]['peak_rss_mib']:6.0f} MiB")
-    print(f"  in-memory pipeline is {m['speedup_train']:.2f}x faster per training epoch")
-    if args.out:
-        from .report import write_record
+    if args.profile:
+        print(f"share of CPU time over 20 training steps of the main model ({machine()}):")
+        for name, share in profile_steps(TrainConfig()):
+            print(f"  {100 * share:5.1f}%  {name}")
+        return
+    if args.repeats < 1:
+        raise S4Error(f"--repeats must be >= 1, got {args.repeats}")
+    record = benchmark(TrainConfig(), args.repeats, args.threads, tuple(args.only or VARIANTS))
+    from .report import benchmark_markdown, write_record
 
-        print("wrote", write_record(record, args.out))
+    print()
+    print(benchmark_markdown(record))
+    print("wrote", write_record(record, args.out))
 
 
 if __name__ == "__main__":

@@ -100,13 +100,18 @@ def cmd_ablations(args) -> None:
     base = replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS)
     record = run_ablations(base, args.only or tuple(ABLATIONS), args.seeds, args.out)
     print(ablations_markdown(record))
+    if record["runs"] and not args.out:
+        from .plots import plot_ablations
+
+        plot_ablations(record, ROOT / "images" / "ablations.png")
+        print(f"wrote {ROOT / 'images' / 'ablations.png'}")
 
 
 def cmd_benchmark(args) -> None:
     from . import benchmark
 
     argv = ["--repeats", str(args.repeats), "--threads", str(args.threads)] + (["--out", args.out] if args.out else [])
-    benchmark.main(argv)
+    benchmark.main(argv + (["--only", *args.only] if args.only else []) + (["--profile"] if args.profile else []))
 
 
 def cmd_readme(args) -> None:
@@ -199,10 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="record path (default notebooks/results/ablations.json)")
     p.set_defaults(func=cmd_ablations)
 
-    p = sub.add_parser("benchmark", help="seconds per epoch and peak memory: in-memory vs torchvision pipeline")
-    p.add_argument("--repeats", type=int, default=3, help="runs per pipeline, alternating (default 3)")
+    from .benchmark import VARIANTS
+
+    p = sub.add_parser("benchmark", help="seconds per epoch and peak memory per batch pipeline and compute option")
+    p.add_argument("--repeats", type=int, default=3, help="rounds; every variant runs once per round (default 3)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--out", help="write the JSON record here")
+    p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants (default all)")
+    p.add_argument("--profile", action="store_true", help="print where one training step's CPU time goes, then stop")
+    p.add_argument("--out", help="JSON record (default notebooks/results/benchmark.json)")
     p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce")

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Callable
 
-from .report import ROOT, write_record
-from .train import TrainConfig, train
+from .errors import S4Error
+from .report import ROOT, load_record, write_record
+from .train import TrainConfig, TrainResult, train
 
 RESULTS = ROOT / "notebooks" / "results"
 SEEDS = (1, 2, 3, 4, 5)
@@ -24,29 +27,49 @@ def summarise(runs: list[dict]) -> dict:
     return dict(min=min(finals), mean=statistics.mean(finals), all_at_least_99_4=min(finals) >= 0.994)
 
 
-def run_seeds(config: TrainConfig, seeds=SEEDS, out: str | Path | None = None) -> dict:
-    """Train config once per seed (full schedule); the record is rewritten after every seed."""
-    from .benchmark import machine
+def run_entry(result: TrainResult) -> dict:
+    """What every experiment record keeps of one run: final numbers, timing and the whole history."""
+    h = result.history
+    return dict(seed=result.config.seed, num_params=result.num_params, final_test_acc=h[-1].test_acc,
+                final_train_acc=h[-1].train_acc, final_test_loss=h[-1].test_loss,
+                last3_test_acc=[e.test_acc for e in h[-3:]], seconds=sum(e.seconds + e.test_seconds for e in h),
+                epoch_seconds=statistics.median(e.seconds for e in h), history=result.to_dict()["history"])
 
-    out = Path(out) if out else seeds_record_path(config.model)
-    record = dict(command=f"python -m s4lib seeds --model {config.model} --seeds {' '.join(map(str, seeds))}",
-                  machine=machine(), started=dt.datetime.now().isoformat(timespec="seconds"),
-                  config=asdict(config), runs=[])
-    for seed in seeds:
-        print(f"--- {config.model}, seed {seed} ---", flush=True)
-        result = train(replace(config, seed=seed))
+
+def run_and_record(configs: list[tuple[dict, TrainConfig]], record: dict, out: Path,
+                   on_update: Callable[[dict], None] = lambda record: None) -> dict:
+    """Train each config in turn; after every run, add its entry (plus the given labels) and rewrite the record.
+
+    Ctrl-C stops after the runs that finished: they stay in the record.
+    """
+    for labels, config in configs:
+        print(f"--- {' / '.join(map(str, labels.values()))}, seed {config.seed} ---", flush=True)
+        result = train(config)
         if result.interrupted:
-            print("interrupted: the record keeps the seeds that finished", flush=True)
+            print(f"interrupted: {out} keeps the {len(record['runs'])} run(s) that finished", flush=True)
             break
-        h = result.history
-        record["runs"].append(dict(seed=seed, num_params=result.num_params, final_test_acc=h[-1].test_acc,
-                                   last3_test_acc=[e.test_acc for e in h[-3:]],
-                                   seconds=sum(e.seconds + e.test_seconds for e in h),
-                                   history=result.to_dict()["history"]))
-        record["summary"] = summarise(record["runs"])
+        record["runs"].append(labels | run_entry(result))
         record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        on_update(record)
         write_record(record, out)
     return record
+
+
+def new_record(command: str, **fields) -> dict:
+    """The header every experiment record starts with: how to re-make it, where and when it ran."""
+    from .benchmark import machine
+
+    return dict(command=command, machine=machine(), started=dt.datetime.now().isoformat(timespec="seconds"),
+                **fields, runs=[])
+
+
+def run_seeds(config: TrainConfig, seeds=SEEDS, out: str | Path | None = None) -> dict:
+    """Train config once per seed (full schedule); the record is rewritten after every seed."""
+    out = Path(out) if out else seeds_record_path(config.model)
+    record = new_record(f"python -m s4lib seeds --model {config.model} --seeds {' '.join(map(str, seeds))}",
+                        config=asdict(config))
+    runs = [(dict(model=config.model, seed=seed), replace(config, seed=seed)) for seed in seeds]
+    return run_and_record(runs, record, out, lambda rec: rec.update(summary=summarise(rec["runs"])))
 
 
 def seeds_markdown(records: list[dict]) -> str:
@@ -62,6 +85,8 @@ def seeds_markdown(records: list[dict]) -> str:
         verdict = "every seed ≥ 99.4%" if s["all_at_least_99_4"] else "a seed < 99.4%"
         lines.append(f"| **{rec['config']['model']}** | | **min / mean** | **{100 * s['min']:.2f}% / "
                      f"{100 * s['mean']:.2f}%** | {verdict} | |")
+    lines.append("")
+    lines += [f"- {made_by(rec)}" for rec in records]
     return "\n".join(lines)
 
 
@@ -69,6 +94,7 @@ def seeds_markdown(records: list[dict]) -> str:
 ABLATIONS: dict[str, tuple[str, dict]] = {
     "baseline": ("the main model and config", {}),
     "no BN": ("BatchNorm removed (convs get biases)", dict(model="s4-no-bn")),
+    "no BN, lr 0.02": ("BatchNorm removed, peak learning rate 0.02", dict(model="s4-no-bn", lr=0.02)),
     "dropout 0": ("no dropout", dict(dropout=0.0)),
     "dropout 0.1": ("dropout 0.1", dict(dropout=0.1)),
     "dropout 0.25": ("dropout 0.25", dict(dropout=0.25)),
@@ -83,47 +109,59 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
     "lr 0.05": ("peak learning rate 0.05", dict(lr=0.05)),
     "lr 0.2": ("peak learning rate 0.2", dict(lr=0.2)),
     "lr 0.4": ("peak learning rate 0.4", dict(lr=0.4)),
+    "Dropout2d": ("dropout 0.05 drops whole channels", dict(model="s4-dropout2d")),
 }
 ABLATION_EPOCHS = 5  # short on purpose: the whole set must fit in about an hour of 2 CPU cores
 
 
 def run_ablations(base: TrainConfig, names=tuple(ABLATIONS), seeds=(1,), out: str | Path | None = None) -> dict:
     """Train each named variant of base for its short schedule; the record is rewritten after every run."""
-    from .benchmark import machine
-
     out = Path(out) if out else RESULTS / "ablations.json"
     unknown = sorted(set(names) - set(ABLATIONS))
     if unknown:
-        from .errors import S4Error
         raise S4Error(f"unknown ablation(s) {unknown}; choose from {sorted(ABLATIONS)}")
-    record = dict(command="python -m s4lib ablations", machine=machine(),
-                  started=dt.datetime.now().isoformat(timespec="seconds"), base=asdict(base), runs=[])
-    for name in names:
-        what, overrides = ABLATIONS[name]
-        for seed in seeds:
-            print(f"--- ablation {name!r} ({what}), seed {seed} ---", flush=True)
-            result = train(replace(base, seed=seed, **overrides))
-            if result.interrupted:
-                return record
-            h = result.history
-            record["runs"].append(dict(name=name, what=what, seed=seed, num_params=result.num_params,
-                                       final_test_acc=h[-1].test_acc, final_train_acc=h[-1].train_acc,
-                                       final_test_loss=h[-1].test_loss,
-                                       epoch_seconds=statistics.median(e.seconds for e in h),
-                                       history=result.to_dict()["history"]))
-            record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-            write_record(record, out)
-    return record
+    record = new_record("python -m s4lib ablations", base=asdict(base))
+    if set(names) != set(ABLATIONS) and out.exists():
+        # re-running some variants keeps the others, if they were made from the same base config
+        old = load_record(out)
+        if old.get("base") == record["base"]:
+            record |= dict(started=old["started"], runs=[r for r in old["runs"] if r["name"] not in names])
+    runs = [(dict(name=name, what=ABLATIONS[name][0]), replace(base, seed=seed, **ABLATIONS[name][1]))
+            for name in names for seed in seeds]
+    return run_and_record(runs, record, out)
+
+
+def ablation_order(name: str) -> int:
+    """Position of a variant in ABLATIONS (unknown names last), so tables keep one order after re-runs."""
+    return list(ABLATIONS).index(name) if name in ABLATIONS else len(ABLATIONS)
+
+
+def ablation_group(name: str) -> str:
+    """The design question a variant answers: 'bn', 'dropout', 'batch', 'pool', 'lr' ..."""
+    return re.split(r"[ ,]+", name.removeprefix("no "))[0].lower().removesuffix("2d")
+
+
+def made_by(record: dict) -> str:
+    """One line under a table: the command that re-makes it, the machine and the date it ran."""
+    return f"Made by `{record['command']}` on {record['machine']}, {record['started'][:10]}."
 
 
 def ablations_markdown(record: dict) -> str:
-    """One row per variant: mean final test accuracy over its seeds, train accuracy, epoch time."""
-    lines = ["| variant | what changes | parameters | final test acc | final train acc | s / epoch |",
-             "|---|---|---:|---:|---:|---:|"]
-    names = list(dict.fromkeys(r["name"] for r in record["runs"]))
+    """One row per variant: mean final test accuracy over its seeds (and change from baseline), epoch time."""
+    lines = ["| variant | what changes | parameters | final test acc | vs baseline | final train acc | s / epoch |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    names = sorted(dict.fromkeys(r["name"] for r in record["runs"]), key=ablation_order)
+    mean = {name: {key: statistics.mean(r[key] for r in record["runs"] if r["name"] == name)
+                   for key in ("final_test_acc", "final_train_acc", "epoch_seconds")} for name in names}
+    base = mean.get("baseline", {}).get("final_test_acc")
     for name in names:
-        rs = [r for r in record["runs"] if r["name"] == name]
-        mean = lambda key: statistics.mean(r[key] for r in rs)  # noqa: E731
-        lines.append(f"| {name} | {rs[0]['what']} | {rs[0]['num_params']:,} | {100 * mean('final_test_acc'):.2f}% | "
-                     f"{100 * mean('final_train_acc'):.2f}% | {mean('epoch_seconds'):.1f} |")
+        r = next(r for r in record["runs"] if r["name"] == name)
+        m = mean[name]
+        delta = "" if base is None or name == "baseline" else f"{100 * (m['final_test_acc'] - base):+.2f}"
+        lines.append(f"| {name} | {r['what']} | {r['num_params']:,} | {100 * m['final_test_acc']:.2f}% | {delta} | "
+                     f"{100 * m['final_train_acc']:.2f}% | {m['epoch_seconds']:.1f} |")
+    seeds = sorted({r["seed"] for r in record["runs"]})
+    epochs = record["base"]["num_epochs"]
+    lines += ["", f"{epochs} epochs per run, seed(s) {', '.join(map(str, seeds))}; test and train accuracy "
+              "of the final epoch (train accuracy on augmented batches with dropout on). " + made_by(record)]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ class Architecture:
     squeeze: int  # channels after the 1x1 conv of the transition
     block2: tuple[int, ...]  # 3x3 convs after the max-pool
     batchnorm: bool = True  # False only to measure what BatchNorm buys
+    spatial_dropout: bool = False  # True: Dropout2d drops whole channels (one random draw per channel, not per pixel)
 
 
 PRESETS = {
@@ -25,18 +26,24 @@ PRESETS = {
     "s4": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16)),
     # under 8k parameters: same layout, narrower
     "tiny": Architecture(block1=(8, 12, 12), squeeze=8, block2=(12, 12, 12, 12)),
+    # under 5k parameters: the stretch goal, narrower again
+    "micro": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10)),
     # ablations of the main model, all 12,114 parameters but the BN-free one
     "s4-no-bn": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), batchnorm=False),
     "s4-pool-early": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16)),
     "s4-pool-late": Architecture(block1=(8, 16, 16, 16), squeeze=8, block2=(16, 16, 16)),
+    "s4-dropout2d": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), spatial_dropout=True),
 }
 
 
-def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True,
+               spatial_dropout: bool = False) -> nn.Sequential:
     """3x3 conv (no padding, no bias: BN supplies the shift) -> BatchNorm -> ReLU -> Dropout (if > 0)."""
     norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
     layers = [nn.Conv2d(c_in, c_out, 3, bias=not batchnorm), *norm, nn.ReLU()]
-    return nn.Sequential(*layers, nn.Dropout(dropout)) if dropout > 0 else nn.Sequential(*layers)
+    if dropout > 0:
+        layers.append(nn.Dropout2d(dropout) if spatial_dropout else nn.Dropout(dropout))
+    return nn.Sequential(*layers)
 
 
 def transition(c_in: int, c_out: int, batchnorm: bool = True) -> nn.Sequential:
@@ -53,14 +60,15 @@ class Net(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         c = 1
         for k, width in enumerate(arch.block1, start=1):
-            layers.append((f"conv{k}", conv_block(c, width, dropout, arch.batchnorm)))
+            layers.append((f"conv{k}", conv_block(c, width, dropout, arch.batchnorm, arch.spatial_dropout)))
             c = width
         layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm)))
         c = arch.squeeze
         for k, width in enumerate(arch.block2, start=len(arch.block1) + 1):
             # no dropout right before GAP: the last block's features go straight to the prediction
             last = k == len(arch.block1) + len(arch.block2)
-            layers.append((f"conv{k}", conv_block(c, width, 0.0 if last else dropout, arch.batchnorm)))
+            layers.append((f"conv{k}", conv_block(c, width, 0.0 if last else dropout, arch.batchnorm,
+                                                   arch.spatial_dropout)))
             c = width
         layers.append(("gap", nn.AdaptiveAvgPool2d(1)))
         self.features = nn.Sequential(OrderedDict(layers))

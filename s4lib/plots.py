@@ -98,3 +98,37 @@ def plot_confusion(y, y_hat, path=None):
     ax.set_title("Confusion matrix on the test set (off-diagonal = mistakes)")
     fig.tight_layout()
     return save(fig, path)
+
+
+def plot_ablations(record: dict, path: str | Path | None = None):
+    """Final test accuracy and seconds per epoch of every ablation variant, baseline marked."""
+    from .experiments import ablation_group, ablation_order
+
+    names = sorted(dict.fromkeys(r["name"] for r in record["runs"]), key=ablation_order)
+    mean = {key: [np.mean([r[key] for r in record["runs"] if r["name"] == n]) for n in names]
+            for key in ("final_test_acc", "epoch_seconds")}
+    acc = 100 * np.array(mean["final_test_acc"])
+    groups = list(dict.fromkeys(map(ablation_group, names)))  # one colour per design question
+    colours = [plt.cm.tab10(groups.index(ablation_group(n)) % 10) for n in names]
+    fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(12, 0.32 * len(names) + 1.4), sharey=True)
+    y = np.arange(len(names))
+    ax_acc.barh(y, acc, color=colours)
+    ax_time.barh(y, mean["epoch_seconds"], color=colours)
+    if "baseline" in names:
+        for ax, values in ((ax_acc, acc), (ax_time, mean["epoch_seconds"])):
+            ax.axvline(values[names.index("baseline")], color="black", ls="--", lw=1, label="baseline")
+    # zoom on the interesting range; a variant that failed outright is labelled at the left edge instead
+    lo = np.floor(10 * (np.median(acc) - 0.9)) / 10
+    for k, a in enumerate(acc):
+        ax_acc.text(max(a, lo), k, f" {a:.2f}" + (" (off the scale)" if a < lo else ""), va="center", fontsize=8)
+    ax_acc.set_xlim(lo, min(acc.max() + 0.15, 100))
+    ax_acc.set_yticks(y, names)
+    ax_acc.invert_yaxis()
+    ax_acc.set_xlabel(f"test accuracy after {record['base']['num_epochs']} epochs (%)")
+    ax_time.set_xlabel("seconds per training epoch (2 CPU cores)")
+    for ax in (ax_acc, ax_time):
+        ax.grid(axis="x", alpha=0.3)
+    ax_acc.legend(loc="lower right")
+    fig.suptitle("What each design choice buys: one change from the main model per row")
+    fig.tight_layout()
+    return save(fig, path)

@@ -103,27 +103,31 @@ def generated_blocks() -> dict[str, str]:
               "architecture": architecture_table(build_model("s4"))}
     if MAIN_RECORD.exists():
         blocks["mnist-results"] = results_markdown(load_record())
-    from .experiments import RESULTS, seeds_markdown, seeds_record_path
+    from .experiments import RESULTS, ablations_markdown, seeds_markdown, seeds_record_path
 
-    seeds = [load_record(p) for p in map(seeds_record_path, ("s4", "tiny")) if p.exists()]
+    seeds = [load_record(p) for p in map(seeds_record_path, ("s4", "tiny", "micro")) if p.exists()]
     if seeds:
         blocks["seeds"] = seeds_markdown(seeds)
+    if (RESULTS / "ablations.json").exists():
+        blocks["ablations"] = ablations_markdown(load_record(RESULTS / "ablations.json"))
     if (RESULTS / "benchmark.json").exists():
         blocks["benchmark"] = benchmark_markdown(load_record(RESULTS / "benchmark.json"))
     return blocks
 
 
 def benchmark_markdown(record: dict) -> str:
-    """Medians of the speed benchmark and the ratio measured in the same invocation."""
+    """Medians of the speed benchmark and the ratios measured in the same invocation."""
     m = record["median"]
-    lines = [f"Median of {record['repeats']} alternating runs each, {record['machine']}, {record.get('date', '')}, "
-             f"batch {record['config']['batch_size']}, same model and augmentation strength:", "",
-             "| pipeline | training epoch (s) | test pass (s) | peak RSS (MiB) |", "|---|---:|---:|---:|"]
-    for loader, label in (("memory", "in-memory tensors, batched augmentation"),
-                          ("torchvision", "torchvision DataLoader, per-sample PIL transforms")):
-        lines.append(f"| {label} | {m[loader]['train_s']:.1f} | {m[loader]['test_s']:.1f} | "
-                     f"{m[loader]['peak_rss_mib']:.0f} |")
-    lines += ["", f"In-memory pipeline: **{m['speedup_train']:.2f}x** faster per training epoch."]
+    lines = ["| variant | training epoch (s) | vs torchvision | vs default | test pass (s) | warm-up (s) | peak RSS (MiB) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, what in record["variants"].items():
+        ratio = lambda ref: f"{m[ref]['train_s'] / m[name]['train_s']:.2f}x" if ref in m else ""  # noqa: E731
+        lines.append(f"| {what} | {m[name]['train_s']:.1f} | {ratio('torchvision')} | {ratio('memory')} | "
+                     f"{m[name]['test_s']:.1f} | {m[name]['warmup_s']:.1f} | {m[name]['peak_rss_mib']:.0f} |")
+    lines += ["", f"Median of {record['repeats']} rounds; each round runs every variant once, in a fresh process, "
+              f"batch {record['config']['batch_size']}, model {record['config']['model']} unless named. "
+              f"\"vs\" is how many times faster than that variant's training epoch (above 1 = faster). "
+              f"Made by `{record['command']}` on {record['machine']}, {record['date']}."]
     return "\n".join(lines)
 
 

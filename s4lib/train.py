@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -170,8 +170,10 @@ def training_state(result: TrainResult, optimizer, scheduler, batches) -> dict:
 
 def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path) -> None:
     """Load a training checkpoint written by the same config into the live objects."""
-    if ckpt["config"] != asdict(result.config):
-        diff = {k: (v, ckpt["config"].get(k)) for k, v in asdict(result.config).items() if ckpt["config"].get(k) != v}
+    # a field added to TrainConfig after the checkpoint was written had its default then
+    then = {f.name: f.default for f in fields(TrainConfig)} | ckpt["config"]
+    if then != asdict(result.config):
+        diff = {k: (v, then.get(k)) for k, v in asdict(result.config).items() if then.get(k) != v}
         raise S4Error(f"checkpoint {path} was written by a different config (now, then): {diff}; "
                       "resume with the same flags or start a new checkpoint")
     if "optimizer_state" not in ckpt:
@@ -208,6 +210,11 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
     model = build_model(config.model, config.dropout)
     result = TrainResult(config, count_parameters(model), model=model)
     batches = make_train_batches(config, X_train, y_train)
+    total_steps = config.num_epochs * len(batches)
+    if config.pct_start * total_steps <= 1:
+        raise S4Error(f"{total_steps} training steps leave no room for the one-cycle warm-up "
+                      f"(pct_start {config.pct_start} of them must be more than 1 step); "
+                      "train on more images or epochs, or with a smaller batch")
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=True, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(

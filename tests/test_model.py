@@ -8,7 +8,7 @@ from s4lib.model import PRESETS, build_model, count_parameters, layer_types
 from s4lib.receptive_field import format_rf_table, receptive_field_table
 
 
-@pytest.mark.parametrize("preset, limit", [("s4", 20_000), ("tiny", 8_000)])
+@pytest.mark.parametrize("preset, limit", [("s4", 20_000), ("tiny", 8_000), ("micro", 5_000)])
 def test_model_is_small_and_has_the_required_parts(preset, limit):
     model = build_model(preset)
     assert count_parameters(model) < limit
@@ -31,6 +31,18 @@ def test_ablation_presets_change_only_what_they_name():
     pools = {p: [r.rf for r in receptive_field_table(build_model(p)) if r.kind.startswith("maxpool")][0]
              for p in ("s4-pool-early", "s4", "s4-pool-late")}
     assert pools["s4-pool-early"] < pools["s4"] < pools["s4-pool-late"]
+    spatial = build_model("s4-dropout2d")
+    assert count_parameters(spatial) == count_parameters(build_model("s4"))
+    assert "Dropout2d" in layer_types(spatial) and "Dropout" not in layer_types(spatial)
+
+
+def test_dropout2d_drops_whole_channels():
+    block = build_model("s4-dropout2d", dropout=0.5).features.conv1.train()
+    torch.manual_seed(0)
+    out = block(torch.randn(4, 1, 28, 28))
+    zero_maps = (out == 0).all(dim=(2, 3))  # a channel dropped is zero at every pixel
+    zero_pixels = (out == 0).float().mean()
+    assert zero_maps.any() and zero_pixels > 0.5  # half the channels dropped, plus ReLU's zeros
 
 
 def test_parameter_count_matches_a_count_by_hand():

@@ -1,0 +1,50 @@
+"""The benchmark measures what it names, in fresh processes, and reports ratios from the same invocation."""
+from pathlib import Path
+
+from s4lib.benchmark import VARIANTS, benchmark
+from s4lib.report import benchmark_markdown
+from s4lib.train import TrainConfig
+
+DATA = str(Path(__file__).resolve().parents[1] / "data")
+
+
+def test_benchmark_records_every_variant_and_ratios():
+    config = TrainConfig(train_subset=640, test_subset=500, data_root=DATA)
+    record = benchmark(config, repeats=1, names=("memory", "one_thread", "channels_last"))
+    assert [r["variant"] for r in record["runs"]] == ["memory", "one_thread", "channels_last"]
+    assert [r["threads"] for r in record["runs"]][1] == 1
+    for name in ("memory", "one_thread", "channels_last"):
+        m = record["median"][name]
+        assert m["train_s"] > 0 and m["test_s"] > 0 and m["peak_rss_mib"] > 100
+    table = benchmark_markdown(record)
+    assert table.count("\n") == 2 + 3 + 1
+    ratio = record["median"]["memory"]["train_s"] / record["median"]["one_thread"]["train_s"]
+    assert f"| {VARIANTS['one_thread'][0]} |" in table and f"{ratio:.2f}x" in table
+    assert "vs torchvision" in table and "Made by `python -m s4lib benchmark`" in table
+
+
+def test_channels_last_option_computes_the_same_function():
+    import torch
+
+    from s4lib.benchmark import prepare_model
+
+    torch.manual_seed(0)
+    plain = prepare_model(TrainConfig()).eval()
+    torch.manual_seed(0)
+    nhwc = prepare_model(TrainConfig(), "channels_last").eval()
+    assert nhwc.features.conv2[0].weight.is_contiguous(memory_format=torch.channels_last)
+    X = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(nhwc(X), plain(X), rtol=1e-4, atol=1e-5)
+
+
+def test_profile_names_the_operators_and_sees_dropout_only_when_it_is_on():
+    from s4lib.benchmark import profile_steps
+
+    config = TrainConfig(train_subset=640, data_root=DATA)
+    ops = profile_steps(config, steps=2, top=100)
+    shares = [share for _, share in ops]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1 + 1e-9
+    assert any("bernoulli" in name for name, _ in ops)
+    assert not any("bernoulli" in name for name, _ in profile_steps(
+        TrainConfig(train_subset=640, data_root=DATA, dropout=0.0), steps=2, top=100))
