@@ -45,19 +45,26 @@ def prepare_model(config: TrainConfig, option: str = "") -> torch.nn.Module:
     return torch.compile(model) if option == "compile" else model
 
 
-def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") -> dict:
-    """Warm up, then one timed training epoch and one test pass in this process: seconds and peak RSS."""
+def training_setup(config: TrainConfig, option: str = ""):
+    """Model, training batches, optimizer, constant-lr scheduler and the test set, as a timed run needs them."""
     from .data import load_mnist
-    from .train import evaluate, make_train_batches, train_one_epoch
+    from .train import make_train_batches
 
-    if num_threads:
-        torch.set_num_threads(num_threads)
     torch.manual_seed(config.seed)
     X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=False)
     model = prepare_model(config, option)
-    batches = make_train_batches(config, X_train, y_train)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True)
-    scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+    scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)  # speed does not depend on the lr
+    return model, make_train_batches(config, X_train, y_train), optimizer, scheduler, X_test, y_test
+
+
+def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") -> dict:
+    """Warm up, then one timed training epoch and one test pass in this process: seconds and peak RSS."""
+    from .train import evaluate, train_one_epoch
+
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    model, batches, optimizer, scheduler, X_test, y_test = training_setup(config, option)
     t0 = time.perf_counter()
     train_one_epoch(model, list(islice(batches, WARMUP_BATCHES)), optimizer, scheduler, desc="warm-up", progress=False)
     t1 = time.perf_counter()
@@ -71,15 +78,10 @@ def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") ->
 
 def profile_steps(config: TrainConfig, steps: int = 20, top: int = 8) -> list[tuple[str, float]]:
     """The operators taking the most CPU time over a few training steps, with their share of the total."""
-    from .data import load_mnist
-    from .train import make_train_batches, train_one_epoch
+    from .train import train_one_epoch
 
-    torch.manual_seed(config.seed)
-    X_train, y_train, _, _ = load_mnist(config.data_root, verbose=False)
-    model = prepare_model(config)
-    batches = list(islice(make_train_batches(config, X_train, y_train), steps + 3))
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True)
-    scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+    model, batches, optimizer, scheduler, _, _ = training_setup(config)
+    batches = list(islice(batches, steps + 3))
     train_one_epoch(model, batches[:3], optimizer, scheduler, desc="warm-up", progress=False)
     with torch.profiler.profile() as prof:
         train_one_epoch(model, batches[3:], optimizer, scheduler, desc="profiled", progress=False)
@@ -121,22 +123,21 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, torch {torch.__version__}"
 
 
-def main(argv: list[str] | None = None) -> None:
-    from .errors import S4Error
-    from .experiments import RESULTS
+def add_flags(p: argparse.ArgumentParser) -> None:
+    """The benchmark's options, shared by `python -m s4lib benchmark` and `python -m s4lib.benchmark`."""
+    from .experiments import BENCHMARK_RECORD
 
-    p = argparse.ArgumentParser(prog="python -m s4lib.benchmark", description=__doc__)
     p.add_argument("--repeats", type=int, default=3, help="rounds; every variant runs once per round (default 3)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants")
-    p.add_argument("--out", default=str(RESULTS / "benchmark.json"), help="JSON record (default %(default)s)")
+    p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants (default all)")
     p.add_argument("--profile", action="store_true", help="print where one training step's CPU time goes, then stop")
-    p.add_argument("--child", help=argparse.SUPPRESS)
-    p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.child:
-        print(json.dumps(measure_once(TrainConfig(**json.loads(args.child)), args.threads, args.option)))
-        return
+    p.add_argument("--out", default=str(BENCHMARK_RECORD), help="JSON record (default %(default)s)")
+
+
+def run(args: argparse.Namespace) -> None:
+    """Profile, or benchmark every variant and write the record, as the parsed flags say."""
+    from .errors import S4Error
+
     if args.profile:
         print(f"share of CPU time over 20 training steps of the main model ({machine()}):")
         for name, share in profile_steps(TrainConfig()):
@@ -150,6 +151,19 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(benchmark_markdown(record))
     print("wrote", write_record(record, args.out))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m s4lib.benchmark", description=__doc__)
+    add_flags(p)
+    # a child measures one variant in its own process (see run_child)
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure_once(TrainConfig(**json.loads(args.child)), args.threads, args.option)))
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

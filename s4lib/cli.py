@@ -108,10 +108,9 @@ def cmd_ablations(args) -> None:
 
 
 def cmd_benchmark(args) -> None:
-    from . import benchmark
+    from .benchmark import run
 
-    argv = ["--repeats", str(args.repeats), "--threads", str(args.threads)] + (["--out", args.out] if args.out else [])
-    benchmark.main(argv + (["--only", *args.only] if args.only else []) + (["--profile"] if args.profile else []))
+    run(args)
 
 
 def cmd_readme(args) -> None:
@@ -204,14 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="record path (default notebooks/results/ablations.json)")
     p.set_defaults(func=cmd_ablations)
 
-    from .benchmark import VARIANTS
+    from .benchmark import add_flags as add_benchmark_flags
 
     p = sub.add_parser("benchmark", help="seconds per epoch and peak memory per batch pipeline and compute option")
-    p.add_argument("--repeats", type=int, default=3, help="rounds; every variant runs once per round (default 3)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants (default all)")
-    p.add_argument("--profile", action="store_true", help="print where one training step's CPU time goes, then stop")
-    p.add_argument("--out", help="JSON record (default notebooks/results/benchmark.json)")
+    add_benchmark_flags(p)
     p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce")

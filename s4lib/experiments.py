@@ -13,6 +13,8 @@ from .report import ROOT, load_record, write_record
 from .train import TrainConfig, TrainResult, train
 
 RESULTS = ROOT / "notebooks" / "results"
+ABLATIONS_RECORD = RESULTS / "ablations.json"
+BENCHMARK_RECORD = RESULTS / "benchmark.json"
 SEEDS = (1, 2, 3, 4, 5)
 
 
@@ -116,7 +118,7 @@ ABLATION_EPOCHS = 5  # short on purpose: the whole set must fit in about an hour
 
 def run_ablations(base: TrainConfig, names=tuple(ABLATIONS), seeds=(1,), out: str | Path | None = None) -> dict:
     """Train each named variant of base for its short schedule; the record is rewritten after every run."""
-    out = Path(out) if out else RESULTS / "ablations.json"
+    out = Path(out) if out else ABLATIONS_RECORD
     unknown = sorted(set(names) - set(ABLATIONS))
     if unknown:
         raise S4Error(f"unknown ablation(s) {unknown}; choose from {sorted(ABLATIONS)}")

@@ -103,15 +103,15 @@ def generated_blocks() -> dict[str, str]:
               "architecture": architecture_table(build_model("s4"))}
     if MAIN_RECORD.exists():
         blocks["mnist-results"] = results_markdown(load_record())
-    from .experiments import RESULTS, ablations_markdown, seeds_markdown, seeds_record_path
+    from .experiments import ABLATIONS_RECORD, BENCHMARK_RECORD, ablations_markdown, seeds_markdown, seeds_record_path
 
     seeds = [load_record(p) for p in map(seeds_record_path, ("s4", "tiny", "micro")) if p.exists()]
     if seeds:
         blocks["seeds"] = seeds_markdown(seeds)
-    if (RESULTS / "ablations.json").exists():
-        blocks["ablations"] = ablations_markdown(load_record(RESULTS / "ablations.json"))
-    if (RESULTS / "benchmark.json").exists():
-        blocks["benchmark"] = benchmark_markdown(load_record(RESULTS / "benchmark.json"))
+    if ABLATIONS_RECORD.exists():
+        blocks["ablations"] = ablations_markdown(load_record(ABLATIONS_RECORD))
+    if BENCHMARK_RECORD.exists():
+        blocks["benchmark"] = benchmark_markdown(load_record(BENCHMARK_RECORD))
     return blocks
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -170,10 +170,8 @@ def training_state(result: TrainResult, optimizer, scheduler, batches) -> dict:
 
 def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path) -> None:
     """Load a training checkpoint written by the same config into the live objects."""
-    # a field added to TrainConfig after the checkpoint was written had its default then
-    then = {f.name: f.default for f in fields(TrainConfig)} | ckpt["config"]
-    if then != asdict(result.config):
-        diff = {k: (v, then.get(k)) for k, v in asdict(result.config).items() if then.get(k) != v}
+    if ckpt["config"] != asdict(result.config):
+        diff = {k: (v, ckpt["config"].get(k)) for k, v in asdict(result.config).items() if ckpt["config"].get(k) != v}
         raise S4Error(f"checkpoint {path} was written by a different config (now, then): {diff}; "
                       "resume with the same flags or start a new checkpoint")
     if "optimizer_state" not in ckpt:

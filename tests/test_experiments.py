@@ -1,4 +1,4 @@
-"""The seeds experiment records every seed and summarises honestly."""
+"""The seeds and ablation experiments record every run and summarise honestly."""
 import json
 from dataclasses import replace
 from pathlib import Path

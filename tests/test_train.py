@@ -101,7 +101,6 @@ def test_checkpoint_of_another_model_gives_a_clear_error(small_run, tmp_path):
         model_from_checkpoint(load_checkpoint(path), path)
 
 
-
 def test_too_few_steps_for_the_schedule_is_a_clear_error():
     with pytest.raises(S4Error, match="no room for the one-cycle warm-up"):
         train(replace(SMALL, num_epochs=1, train_subset=256, batch_size=128), verbose=False)
