@@ -8,9 +8,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from .errors import S4Error
+from .project import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ("01_backprop_by_hand.ipynb", "02_mnist_cnn.ipynb")
 
 
 def cmd_data(args) -> None:
@@ -70,19 +70,18 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from .checkpoint import load_checkpoint, model_from_checkpoint
     from .data import load_mnist
-    from .train import evaluate, predict
+    from .device import resolve_device
+    from .train import evaluate, per_class_accuracy, predict
 
     ckpt = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt, args.checkpoint)
+    model = model_from_checkpoint(ckpt, args.checkpoint).to(resolve_device(args.device))
     _, _, X_test, y_test = load_mnist(args.data_root)
     loss, acc = evaluate(model, X_test, y_test)
     y_hat = predict(model, X_test)
     print(f"{args.checkpoint}: test loss {loss:.4f}, accuracy {100 * acc:.2f}% "
           f"({(y_hat == y_test).sum().item()}/{len(y_test)})")
-    for c in range(10):
-        mask = y_test == c
-        print(f"  digit {c}: {100 * (y_hat[mask] == c).float().mean().item():6.2f}%  "
-              f"({(y_hat[mask] == c).sum().item()}/{mask.sum().item()})")
+    for c, (correct, total) in enumerate(per_class_accuracy(y_hat, y_test)):
+        print(f"  digit {c}: {100 * correct / max(total, 1):6.2f}%  ({correct}/{total})")
 
 
 def cmd_seeds(args) -> None:
@@ -116,11 +115,16 @@ def cmd_benchmark(args) -> None:
 def cmd_readme(args) -> None:
     from .report import refresh_readme
 
-    print(f"refreshed the generated tables of {refresh_readme(args.path)}")
+    from .project import shown
+
+    print(f"refreshed the generated tables and Colab links of {shown(refresh_readme(args.path))} "
+          "and the address in the notebooks beside it")
 
 
 def cmd_reproduce(args) -> None:
     import os
+
+    from .notebooks import strip_timing
 
     cmd_workbook(build_parser().parse_args(["workbook"]))
     # the notebook writes its record, weights and pictures only when asked to
@@ -128,17 +132,20 @@ def cmd_reproduce(args) -> None:
     for nb in NOTEBOOKS:
         print(f"executing notebooks/{nb} (the MNIST notebook trains for several minutes) ...", flush=True)
         done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                               "--inplace", "--ExecutePreprocessor.timeout=-1", str(ROOT / "notebooks" / nb)],
+                               "--inplace", "--ExecutePreprocessor.timeout=-1",
+                               "--ExecutePreprocessor.record_timing=False", str(ROOT / "notebooks" / nb)],
                               env=env)
         if done.returncode != 0:
             raise S4Error(f"notebooks/{nb} failed to execute (see above); the other results were written")
         # keep only the final state of each progress bar, as Jupyter shows it, so GitHub renders it cleanly
         subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--inplace",
                         "--coalesce-streams", str(ROOT / "notebooks" / nb)], check=True)
+        strip_timing(ROOT / "notebooks" / nb)  # timestamps of an earlier run, if any, go too
     cmd_readme(build_parser().parse_args(["readme"]))
 
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
+    from .device import DEVICES
     from .model import PRESETS
     from .train import TrainConfig
 
@@ -155,6 +162,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loader", choices=["memory", "torchvision"], help=f"batch pipeline (default {d.loader})")
     p.add_argument("--data-root", help=f"folder holding MNIST/raw (default {d.data_root})")
     p.add_argument("--train-subset", type=int, help="train on the first N images only (0 = all)")
+    p.add_argument("--device", choices=list(DEVICES), help=f"where to train: auto = CUDA if present, else CPU "
+                                                            f"(default {d.device})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,9 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", help="write the per-epoch history as JSON here")
     p.set_defaults(func=cmd_train)
 
+    from .device import DEVICES
+
     p = sub.add_parser("evaluate", help="accuracy and per-class accuracy of a checkpoint on the test set")
     p.add_argument("checkpoint", help="a file written by train --save or --checkpoint")
     p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
+    p.add_argument("--device", default="auto", choices=list(DEVICES), help="where to evaluate (default: auto)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("seeds", help="train the full schedule once per seed and record each final accuracy")
@@ -209,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_benchmark_flags(p)
     p.set_defaults(func=cmd_benchmark)
 
-    p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce")
+    p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce, "
+                                      "and the Colab links (from git remote get-url origin, or S4LIB_REPO_URL)")
     p.add_argument("--path", default=str(ROOT / "README.md"), help="README to refresh")
     p.set_defaults(func=cmd_readme)
 

@@ -311,8 +311,9 @@ def augment(X: Tensor, max_rotation_deg: float, max_shift_px: float, generator: 
         # Every MNIST digit has black margins, so the darkest value is black in any scaling.
         background = float(X.min())
     N = X.shape[0]
-    angle = (torch.rand(N, generator=generator) * 2 - 1) * max_rotation_deg
-    shift = (torch.rand(N, 2, generator=generator) * 2 - 1) * max_shift_px
+    # drawn where the generator lives (the data's device), so a GPU batch never waits for the CPU
+    angle = (torch.rand(N, generator=generator, device=generator.device) * 2 - 1) * max_rotation_deg
+    shift = (torch.rand(N, 2, generator=generator, device=generator.device) * 2 - 1) * max_shift_px
     return affine_batch(X, angle, shift, background)
 
 
@@ -333,17 +334,19 @@ class InMemoryLoader:
         self.max_rotation_deg, self.max_shift_px = max_rotation_deg, max_shift_px
         augmenting = max_rotation_deg > 0 or max_shift_px > 0
         self.background = float(X.min()) if background is None and augmenting else background
-        # One generator for order and augmentation: the same seed replays every epoch exactly.
-        self.generator = torch.Generator().manual_seed(seed)
+        # One generator for order and augmentation, on the data's device: the same seed replays every epoch exactly.
+        self.generator = torch.Generator(device=X.device).manual_seed(seed)
 
     def __len__(self) -> int:
         return math.ceil(len(self.X) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = len(self.X)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        device = self.X.device
+        order = (torch.randperm(n, generator=self.generator, device=device) if self.shuffle
+                 else torch.arange(n, device=device))
         for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size].to(self.X.device)
+            idx = order[start:start + self.batch_size]
             X = augment(self.X[idx], self.max_rotation_deg, self.max_shift_px, self.generator, self.background)
             yield X, self.y[idx]
 

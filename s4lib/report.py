@@ -132,10 +132,23 @@ def benchmark_markdown(record: dict) -> str:
 
 
 def refresh_readme(path: str | Path = ROOT / "README.md") -> Path:
-    """Rewrite the generated blocks of the README from code and committed records."""
+    """Rewrite the generated blocks of the README from code and committed records, and the Colab links.
+
+    The links come from the address of the clone the README sits in (see s4lib.project); the same
+    address goes into the first cell of each notebook beside it, so a notebook opened alone can install s4lib.
+    """
+    from .notebooks import set_address
+    from .project import NOTEBOOKS, colab_markdown, github_url, repo_url
+
     path = Path(path)
     text = path.read_text()
     for name, content in generated_blocks().items():
         text = replace_block(text, name, content)
+    text = replace_block(text, "colab", colab_markdown(path.parent))
     path.write_text(text)
+    url = repo_url(path.parent)
+    github = github_url(url) if url else None
+    for nb in NOTEBOOKS:
+        if (path.parent / "notebooks" / nb).is_file():
+            set_address(path.parent / "notebooks" / nb, github)
     return path

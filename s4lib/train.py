@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from .device import DEVICES, describe, resolve_device
 from .errors import S4Error
 from .model import PRESETS, build_model, count_parameters
 
@@ -35,6 +36,7 @@ class TrainConfig:
     loader: str = "memory"  # "memory" (batched tensors) or "torchvision" (DataLoader, per-sample PIL)
     train_subset: int = 0  # use only the first N training images; 0 = all (tests use a few thousand)
     test_subset: int = 0  # use only the first N test images; 0 = all
+    device: str = "auto"  # "auto" (CUDA when there is one, else CPU), "cpu", "cuda" or "mps"
 
     def __post_init__(self) -> None:
         problems = []
@@ -52,6 +54,8 @@ class TrainConfig:
             problems.append(f"unknown model preset {self.model!r}; choose one of {sorted(PRESETS)}")
         if self.loader not in ("memory", "torchvision"):
             problems.append(f"loader must be 'memory' or 'torchvision', got {self.loader!r}")
+        if self.device not in DEVICES:
+            problems.append(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.max_rotation_deg < 0 or self.max_shift_px < 0:
             problems.append("augmentation sizes max_rotation_deg and max_shift_px must be >= 0")
         if problems:
@@ -81,6 +85,7 @@ class TrainResult:
     history: list[EpochLog] = field(default_factory=list)
     model: nn.Module | None = None
     interrupted: bool = False  # Ctrl-C stopped it; history holds the completed epochs
+    device: str = "cpu"  # the device that ran it, as describe() names it
 
     @property
     def final(self) -> EpochLog:
@@ -89,7 +94,7 @@ class TrainResult:
 
     def to_dict(self) -> dict:
         """JSON-ready record (no model)."""
-        return dict(config=asdict(self.config), num_params=self.num_params,
+        return dict(config=asdict(self.config), num_params=self.num_params, device=self.device,
                     history=[asdict(e) for e in self.history], interrupted=self.interrupted)
 
     def checkpoint(self) -> dict:
@@ -108,21 +113,33 @@ def epoch_line(e: EpochLog, num_epochs: int) -> str:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of model on (X, y), in eval mode."""
+    """Mean cross-entropy and accuracy of model on (X, y), in eval mode, on the model's device."""
     model.eval()
+    device = model_device(model)
     loss, correct = 0.0, 0
     for k in range(0, len(X), batch_size):
-        y_hat = model(X[k:k + batch_size])
-        loss += F.cross_entropy(y_hat, y[k:k + batch_size], reduction="sum").item()
-        correct += (y_hat.argmax(1) == y[k:k + batch_size]).sum().item()
+        y_hat, y_k = model(X[k:k + batch_size].to(device)), y[k:k + batch_size].to(device)
+        loss += F.cross_entropy(y_hat, y_k, reduction="sum").item()
+        correct += (y_hat.argmax(1) == y_k).sum().item()
     return loss / len(X), correct / len(X)
 
 
 @torch.inference_mode()
 def predict(model: nn.Module, X: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Predicted class of every image."""
+    """Predicted class of every image (on the CPU, wherever the model runs)."""
     model.eval()
-    return torch.cat([model(X[k:k + batch_size]).argmax(1) for k in range(0, len(X), batch_size)])
+    device = model_device(model)
+    return torch.cat([model(X[k:k + batch_size].to(device)).argmax(1).cpu() for k in range(0, len(X), batch_size)])
+
+
+def per_class_accuracy(y_hat: torch.Tensor, y: torch.Tensor, num_classes: int = 10) -> list[tuple[int, int]]:
+    """(correct, total) for each class c, counted over the images whose true label is c."""
+    return [(int((y_hat[y == c] == c).sum()), int((y == c).sum())) for c in range(num_classes)]
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device the model's weights are on."""
+    return next(model.parameters()).device
 
 
 def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
@@ -165,7 +182,9 @@ def training_state(result: TrainResult, optimizer, scheduler, batches) -> dict:
     """Everything needed to continue after the last completed epoch exactly as if never stopped."""
     return result.checkpoint() | dict(
         optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict(),
-        loader_rng=batches.generator.get_state(), torch_rng=torch.get_rng_state())
+        loader_rng=batches.generator.get_state(), torch_rng=torch.get_rng_state(),
+        # dropout on a GPU draws from that GPU's generator
+        cuda_rng=torch.cuda.get_rng_state() if result.device.startswith("cuda") else None)
 
 
 def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path) -> None:
@@ -181,6 +200,8 @@ def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path
     scheduler.load_state_dict(ckpt["scheduler_state"])
     batches.generator.set_state(ckpt["loader_rng"])
     torch.set_rng_state(ckpt["torch_rng"])
+    if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(ckpt["cuda_rng"])
     result.history = [EpochLog(**e) for e in ckpt["history"]]
 
 
@@ -199,14 +220,19 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
     if checkpoint and config.loader != "memory":
         raise S4Error("checkpoints and resume need loader='memory' (its batch order can be saved)")
 
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=verbose)
     if config.train_subset:
         X_train, y_train = X_train[:config.train_subset], y_train[:config.train_subset]
     if config.test_subset:
         X_test, y_test = X_test[:config.test_subset], y_test[:config.test_subset]
-    model = build_model(config.model, config.dropout)
-    result = TrainResult(config, count_parameters(model), model=model)
+    # the whole data set lives on the device: batches are cut and augmented there, with no copies per step
+    X_train, y_train, X_test, y_test = (t.to(device) for t in (X_train, y_train, X_test, y_test))
+    model = build_model(config.model, config.dropout).to(device)
+    result = TrainResult(config, count_parameters(model), model=model, device=describe(device))
+    if verbose:
+        print(f"training {config.model} ({result.num_params:,} parameters) on {result.device}", flush=True)
     batches = make_train_batches(config, X_train, y_train)
     total_steps = config.num_epochs * len(batches)
     if config.pct_start * total_steps <= 1:
