@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import math
 import os
-import tempfile
+import re
+import secrets
+import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 from openpyxl import Workbook
 from openpyxl.chart import Reference, ScatterChart, Series
@@ -12,13 +17,14 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 
-from .backprop import CLASS_VALUES, COLUMNS, LEARNING_RATES, NUM_ITERATIONS, Problem, check_schedule
+from .backprop import CLASS_VALUES, COLUMNS, LEARNING_RATES, NUM_ITERATIONS, Problem, check_schedule, run_all
 
 SUMMARY = "Summary"
 INPUT_NAMES = ("i1", "i2", "t1", "t2") + tuple(f"w{k}" for k in range(1, 9))
 INPUT_FIRST_ROW = 5  # Summary!B5.. holds i1, i2, t1, t2, w1..w8
 LR_FIRST_ROW = 5  # Summary!D5.. holds the learning rates
 REPORT_AT = (0, 1, 10, 50, 100)  # iterations whose E_total the summary table shows
+REPORT_FIRST_COL = 6  # Summary!F.. holds E_total at those iterations
 HEADER_ROW = 3  # on each learning-rate sheet
 FIRST_DATA_ROW = HEADER_ROW + 1  # iteration 0
 ROWS_PER_PAGE = 21  # iterations per printed page; the first page is the screenshot
@@ -33,8 +39,15 @@ FONT = "Calibri"
 INPUT_FILL = PatternFill("solid", fgColor="DDEBF7")
 HEADER_FILL = PatternFill("solid", fgColor="E7E6E6")
 NUMBER_FORMAT = "0.000000"
-# Fixed document dates keep regenerated files identical apart from zip metadata.
+# Fixed document date (core.xml and every zip entry) keeps regenerated files byte-identical.
 DOC_DATE = dt.datetime(2026, 1, 1)
+ZIP_DATES = (dt.datetime(1980, 1, 1), dt.datetime(2107, 12, 31, 23, 59, 58))  # what a zip entry can hold
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+# openpyxl writes a formula cell as <c r="B5" s="3"><f>...</f><v /></c>: no type (so numeric), empty value.
+EMPTY_FORMULA_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"((?: s="[0-9]+")?)><f>([^<]*)</f>(?:<v\s*/>|<v></v>)</c>')
+CORE_DATE = re.compile(rb"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)")
 
 
 def col(key: str) -> str:
@@ -45,6 +58,11 @@ def col(key: str) -> str:
 def input_ref(name: str) -> str:
     """Absolute reference to an input cell on the summary sheet."""
     return f"{SUMMARY}!$B${INPUT_FIRST_ROW + INPUT_NAMES.index(name)}"
+
+
+def reported_iterations(num_iterations: int) -> list[int]:
+    """The iterations of REPORT_AT that a run of num_iterations reaches."""
+    return [i for i in REPORT_AT if i <= num_iterations]
 
 
 def sheet_name(lr: float) -> str:
@@ -115,15 +133,15 @@ def write_summary(ws, problem: Problem, learning_rates, num_iterations: int) -> 
         ws.cell(INPUT_FIRST_ROW + k, 1, name)
         cell = ws.cell(INPUT_FIRST_ROW + k, 2, values[name])
         cell.fill = INPUT_FILL
-    headers = ["learning rate η", "sheet"] + [f"E_total @ {i}" for i in REPORT_AT if i <= num_iterations]
+    headers = ["learning rate η", "sheet"] + [f"E_total @ {i}" for i in reported_iterations(num_iterations)]
     for j, h in enumerate(headers):
         ws.cell(4, 4 + j, h)
     for k, lr in enumerate(learning_rates):
         r = LR_FIRST_ROW + k
         ws.cell(r, 4, lr).fill = INPUT_FILL
         ws.cell(r, 5, sheet_name(lr))
-        for j, it in enumerate(i for i in REPORT_AT if i <= num_iterations):
-            cell = ws.cell(r, 6 + j, f"='{sheet_name(lr)}'!{col('E_total')}{FIRST_DATA_ROW + it}")
+        for j, it in enumerate(reported_iterations(num_iterations)):
+            cell = ws.cell(r, REPORT_FIRST_COL + j, f"='{sheet_name(lr)}'!{col('E_total')}{FIRST_DATA_ROW + it}")
             cell.number_format = NUMBER_FORMAT
     for row in ws.iter_rows(min_row=4, max_row=4, max_col=4 + len(headers) - 1):
         for cell in row:
@@ -207,21 +225,133 @@ def build_workbook(learning_rates=LEARNING_RATES, num_iterations: int = NUM_ITER
     for k, lr in enumerate(lrs):
         write_lr_sheet(wb.create_sheet(sheet_name(lr)), f"$D${LR_FIRST_ROW + k}", num_iterations)
     wb.properties.creator = "s4lib.workbook"
-    wb.properties.created = wb.properties.modified = DOC_DATE
+    wb.properties.created = wb.properties.modified = doc_date()
+    # cached values are only a preview: Excel and LibreOffice still recalculate every formula on load
+    wb.calculation.fullCalcOnLoad = True
     return wb
 
 
-def write_workbook(path: str | os.PathLike = "backprop.xlsx", learning_rates=LEARNING_RATES,
-                   num_iterations: int = NUM_ITERATIONS, problem: Problem = CLASS_VALUES) -> Path:
-    """Write the workbook atomically (temp file, then rename) so a failure never leaves half a file."""
-    wb = build_workbook(learning_rates, num_iterations, problem)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
+def cached_values(learning_rates=LEARNING_RATES, num_iterations: int = NUM_ITERATIONS,
+                  problem: Problem = CLASS_VALUES) -> dict[str, dict[str, float]]:
+    """s4lib's value of every formula cell, by sheet and coordinate, as the workbook's formulas compute it."""
+    values: dict[str, dict[str, float]] = {SUMMARY: {}}
+    for k, (lr, h) in enumerate(run_all(learning_rates, num_iterations, problem).items()):
+        for j, it in enumerate(reported_iterations(num_iterations)):
+            values[SUMMARY][f"{get_column_letter(REPORT_FIRST_COL + j)}{LR_FIRST_ROW + k}"] = h["E_total"][it]
+        sheet = values[sheet_name(lr)] = {"B1": lr}
+        for it in range(num_iterations + 1):
+            sheet |= {f"{col(key)}{FIRST_DATA_ROW + it}": h[key][it] for key in COLUMNS}
+    return values
+
+
+def doc_date() -> dt.datetime:
+    """DOC_DATE, or SOURCE_DATE_EPOCH (seconds since 1970, UTC) when set: the reproducible-builds convention."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return DOC_DATE
     try:
-        wb.save(tmp)
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got {epoch!r}") from None
+
+
+def xml_number(x: float) -> str:
+    """x as OOXML writes a number: whole numbers without a point, others as repr (round-trips exactly)."""
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"a cell value must be finite, got {x}")
+    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
+
+
+def sheet_parts(xlsx: zipfile.ZipFile) -> dict[str, str]:
+    """Zip member of each worksheet, by sheet title (from workbook.xml and its relationships)."""
+    rels = ElementTree.fromstring(xlsx.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target") for r in rels.iter(f"{{{PKG_REL_NS}}}Relationship")}
+    book = ElementTree.fromstring(xlsx.read("xl/workbook.xml"))
+    parts = {}
+    for sheet in book.iter(f"{{{MAIN_NS}}}sheet"):
+        target = targets[sheet.get(f"{{{REL_NS}}}id")]
+        # a target is relative to xl/ unless it starts with / (openpyxl writes /xl/worksheets/sheetN.xml)
+        parts[sheet.get("name")] = target[1:] if target.startswith("/") else f"xl/{target}"
+    return parts
+
+
+def fill_cached_values(xml: bytes, values: dict[str, float], part: str) -> bytes:
+    """Put <v>value</v> into every formula cell of one sheet's XML; every formula and every value must be used."""
+    todo = dict(values)
+
+    def fill(m: re.Match) -> bytes:
+        coordinate = m.group(1).decode()
+        if coordinate not in todo:
+            raise ValueError(f"{part}: no cached value for the formula cell {coordinate}")
+        return b'<c r="%s"%s><f>%s</f><v>%s</v></c>' % (m.group(1), m.group(2), m.group(3),
+                                                        xml_number(todo.pop(coordinate)).encode())
+
+    xml, filled = EMPTY_FORMULA_CELL.subn(fill, xml)
+    # a formula cell in any other form than openpyxl's usual one would silently keep no value: refuse instead
+    formulas = xml.count(b"<f>") + xml.count(b"<f ")
+    if filled != formulas or todo:
+        raise ValueError(f"{part}: filled {filled} of {formulas} formula cells; no cell for {sorted(todo)[:5]}")
+    return xml
+
+
+def fix_core_dates(xml: bytes, date: dt.datetime) -> bytes:
+    """Set created and modified of docProps/core.xml to date (openpyxl writes the save time into modified)."""
+    stamp = date.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    xml, n = CORE_DATE.subn(lambda m: m.group(1) + stamp + m.group(3), xml)
+    if n != 2:
+        raise ValueError(f"docProps/core.xml: expected a created and a modified date, found {n}")
+    return xml
+
+
+def zip_entry(name: str, date: dt.datetime) -> zipfile.ZipInfo:
+    """A zip member header that depends on nothing but name and date (not the clock, not the OS)."""
+    when = min(max(date, ZIP_DATES[0]), ZIP_DATES[1])
+    info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # ZipInfo's default is 0 on Windows and 3 elsewhere
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def repack(xlsx: bytes, values: dict[str, dict[str, float]], date: dt.datetime) -> bytes:
+    """openpyxl's file again, member order kept, with cached values, fixed dates and fixed zip headers."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        parts = sheet_parts(src)
+        by_part = {parts[title]: cells for title, cells in values.items()}
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "docProps/core.xml":
+                data = fix_core_dates(data, date)
+            elif info.filename in by_part:
+                data = fill_cached_values(data, by_part[info.filename], info.filename)
+            dst.writestr(zip_entry(info.filename, date), data)
+    return out.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write data to a temp file beside path, then rename it over path; on any failure remove the temp file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # mode 0o666 and the umask give an ordinary file's permissions (tempfile.mkstemp would give 0600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_workbook(path: str | os.PathLike = "backprop.xlsx", learning_rates=LEARNING_RATES,
+                   num_iterations: int = NUM_ITERATIONS, problem: Problem = CLASS_VALUES) -> Path:
+    """Write the workbook byte-reproducibly with cached values, atomically so a failure never leaves half a file."""
+    lrs = list(learning_rates)
+    wb = build_workbook(lrs, num_iterations, problem)
+    values = cached_values(lrs, num_iterations, problem)
+    saved = io.BytesIO()
+    wb.save(saved)
+    path = Path(path)
+    write_atomic(path, repack(saved.getvalue(), values, doc_date()))
     return path
