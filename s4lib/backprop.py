@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .errors import S4Error
 
 WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
 FORWARD = ("h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2")
@@ -16,6 +19,14 @@ COLUMNS = ("iteration",) + WEIGHTS + FORWARD + ERRORS + GRADIENTS
 
 LEARNING_RATES = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
 NUM_ITERATIONS = 100  # updates per learning rate; the history holds iterations 0..100
+# With CLASS_VALUES the first update overflows math.exp in the sigmoid from η ≈ 15,358 on (the output net
+# inputs fall below -709.8); at η = 1000 they stay within ±72 for 10,000 iterations: a 15x margin, and it
+# covers the notebook's η = 200.
+MAX_LEARNING_RATE = 1000.0
+# Each iteration is one row of 32 formulas per learning-rate sheet of the workbook: 10 sheets of 10,001 rows
+# take about 3 GB of memory and a minute to write; more is a typo, not a plan.
+MAX_ITERATIONS = 10_000
+MAX_LEARNING_RATES = 10
 
 
 @dataclass(frozen=True)
@@ -92,12 +103,21 @@ def run(lr: float, num_iterations: int = NUM_ITERATIONS,
     check_schedule([lr], num_iterations)
     rows = []
     p = problem
-    for it in range(num_iterations + 1):
-        f = forward(p)
-        g = gradients(p, f)
-        rows.append({"iteration": it, **dict(zip(WEIGHTS, p.w)), **f, **g})
-        p = step(p, g, lr)
-    return {c: np.array([r[c] for r in rows], dtype=np.float64) for c in COLUMNS}
+    try:
+        for it in range(num_iterations + 1):
+            f = forward(p)
+            g = gradients(p, f)
+            rows.append({"iteration": it, **dict(zip(WEIGHTS, p.w)), **f, **g})
+            p = step(p, g, lr)
+    except OverflowError:
+        # only a custom problem gets here: check_schedule keeps CLASS_VALUES far from the overflow
+        raise S4Error(f"learning rate {lr_label(lr)} overflows the float64 math at iteration {it}; "
+                      "use a smaller learning rate or smaller inputs and weights") from None
+    history = {c: np.array([r[c] for r in rows], dtype=np.float64) for c in COLUMNS}
+    if not all(np.isfinite(a).all() for a in history.values()):
+        # inf * 0 gives NaN without an exception; a table or cell of NaN would mislead
+        raise S4Error(f"learning rate {lr_label(lr)} gives non-finite values; use a smaller learning rate")
+    return history
 
 
 def run_all(learning_rates=LEARNING_RATES, num_iterations: int = NUM_ITERATIONS,
@@ -108,15 +128,33 @@ def run_all(learning_rates=LEARNING_RATES, num_iterations: int = NUM_ITERATIONS,
 
 
 def check_schedule(learning_rates, num_iterations: int) -> None:
-    """Raise ValueError unless there is at least one positive learning rate and one iteration."""
+    """Raise ValueError unless the learning rates and the number of iterations are ones run can compute."""
+    lrs = check_learning_rates(learning_rates)
+    if len(lrs) > MAX_LEARNING_RATES:
+        raise ValueError(f"give at most {MAX_LEARNING_RATES} learning rates, got {len(lrs)}")
+    if len(set(lrs)) != len(lrs):
+        # histories are keyed by learning rate: a repeated one would silently vanish
+        raise ValueError(f"learning rates must differ, got {lrs}")
+    whole = isinstance(num_iterations, numbers.Integral) and not isinstance(num_iterations, bool)
+    if not whole or not 1 <= num_iterations <= MAX_ITERATIONS:
+        raise ValueError(f"the number of iterations must be a whole number >= 1 and <= {MAX_ITERATIONS:,}, "
+                         f"got {num_iterations!r}")
+
+
+def check_learning_rates(learning_rates) -> list:
+    """The learning rates as a list, or ValueError unless each is a finite number in (0, MAX_LEARNING_RATE]."""
     lrs = list(learning_rates)
     if not lrs:
         raise ValueError("give at least one learning rate, e.g. 0.1 0.5 1.0")
-    bad = [lr for lr in lrs if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0)]
+    bad = [lr for lr in lrs if not (isinstance(lr, numbers.Real) and not isinstance(lr, bool)
+                                    and math.isfinite(lr) and lr > 0)]
     if bad:
         raise ValueError(f"learning rates must be positive numbers, got {bad}")
-    if not isinstance(num_iterations, int) or num_iterations < 1:
-        raise ValueError(f"the number of iterations must be a whole number >= 1, got {num_iterations!r}")
+    big = [lr for lr in lrs if lr > MAX_LEARNING_RATE]
+    if big:
+        raise ValueError(f"learning rates must be at most {MAX_LEARNING_RATE:g} (larger ones overflow "
+                         f"float64 in the sigmoid), got {big}")
+    return lrs
 
 
 def autograd_gradients(p: Problem) -> tuple[float, dict[str, float]]:
@@ -152,5 +190,10 @@ def error_table_markdown(histories: dict[float, dict[str, np.ndarray]], at=(1, 1
     lines = ["| η | " + " | ".join(f"E_total after {n}" for n in at) + " |",
              "|---:|" + "---:|" * len(at)]
     for lr, h in histories.items():
-        lines.append(f"| {lr:.1f} | " + " | ".join(f"{h['E_total'][n]:.6f}" for n in at) + " |")
+        lines.append(f"| {lr_label(lr)} | " + " | ".join(f"{h['E_total'][n]:.6f}" for n in at) + " |")
     return "\n".join(lines)
+
+
+def lr_label(lr: float) -> str:
+    """A learning rate as given, never rounded: Python's shortest round-trip form (0.05, 1.0, 1e-05)."""
+    return repr(float(lr))

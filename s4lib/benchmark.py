@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -16,9 +15,12 @@ import sys
 import time
 from dataclasses import asdict, replace
 from itertools import islice
+from pathlib import Path
 
 import torch
 
+from .errors import S4Error
+from .records import machine, write_record
 from .train import TrainConfig
 
 # name -> (what it is, TrainConfig overrides, torch threads (0 = torch's default), compute option or "")
@@ -47,12 +49,14 @@ def prepare_model(config: TrainConfig, option: str = "") -> torch.nn.Module:
 
 def training_setup(config: TrainConfig, option: str = ""):
     """Model, training batches, optimizer, constant-lr scheduler and the test set, as a timed run needs them."""
-    from .data import load_mnist
-    from .train import make_train_batches
+    from .device import resolve_device
+    from .train import load_data, make_train_batches
 
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=False)
-    model = prepare_model(config, option)
+    # the same data as train() gets: tests time a few batches of a subset, not a full epoch
+    X_train, y_train, X_test, y_test = load_data(config, device, verbose=False)
+    model = prepare_model(config, option).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True)
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)  # speed does not depend on the lr
     return model, make_train_batches(config, X_train, y_train), optimizer, scheduler, X_test, y_test
@@ -72,7 +76,9 @@ def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") ->
     t2 = time.perf_counter()
     evaluate(model, X_test, y_test)
     t3 = time.perf_counter()
+    # the counts say what was timed, independently of how fast the machine was
     return dict(warmup_s=t1 - t0, train_s=t2 - t1, test_s=t3 - t2, threads=torch.get_num_threads(),
+                train_batches=len(batches), test_images=len(y_test),
                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -92,11 +98,16 @@ def profile_steps(config: TrainConfig, steps: int = 20, top: int = 8) -> list[tu
 
 
 def run_child(config: TrainConfig, num_threads: int, option: str) -> dict:
-    """measure_once in a fresh Python process."""
+    """measure_once in a fresh Python process; a failure is one line with the child's own last words."""
     cmd = [sys.executable, "-m", "s4lib.benchmark", "--child", json.dumps(asdict(config)),
            "--threads", str(num_threads), "--option", option]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        said = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise S4Error(f"a benchmark process ({option or 'plain'}, {num_threads or 'default'} threads) failed with "
+                      f"exit code {done.returncode}: {said[-1] if said else 'no message'}")
+    return json.loads(lines[-1])
 
 
 def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names=tuple(VARIANTS)) -> dict:
@@ -112,45 +123,47 @@ def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names
     median = {name: {key: statistics.median(r[key] for r in runs if r["variant"] == name)
                      for key in ("train_s", "test_s", "warmup_s", "peak_rss_mib")} for name in names}
     return dict(command="python -m s4lib benchmark", date=dt.date.today().isoformat(), config=asdict(config),
-                repeats=repeats, machine=machine(), variants={n: VARIANTS[n][0] for n in names},
+                repeats=repeats, threads=num_threads, machine=machine(), variants={n: VARIANTS[n][0] for n in names},
                 runs=runs, median=median)
-
-
-def machine() -> str:
-    """A short description of where the numbers come from."""
-    import os
-
-    return f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, torch {torch.__version__}"
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
     """The benchmark's options, shared by `python -m s4lib benchmark` and `python -m s4lib.benchmark`."""
-    from .experiments import BENCHMARK_RECORD
-
     p.add_argument("--repeats", type=int, default=3, help="rounds; every variant runs once per round (default 3)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants (default all)")
     p.add_argument("--profile", action="store_true", help="print where one training step's CPU time goes, then stop")
-    p.add_argument("--out", default=str(BENCHMARK_RECORD), help="JSON record (default %(default)s)")
+    p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
+    p.add_argument("--out", help="write the record here instead of notebooks/results/benchmark.json")
+    p.add_argument("--force", action="store_true", help="replace notebooks/results/benchmark.json even if it holds "
+                                                        "another experiment (without it, such a run is refused)")
 
 
 def run(args: argparse.Namespace) -> None:
     """Profile, or benchmark every variant and write the record, as the parsed flags say."""
-    from .errors import S4Error
+    from .files import check_output
+    from .project import shown
+    from .records import BENCHMARK_RECORD, benchmark_experiment, guard_replace
+    from .report import benchmark_markdown
 
+    config = TrainConfig(data_root=args.data_root)
     if args.profile:
         print(f"share of CPU time over 20 training steps of the main model ({machine()}):")
-        for name, share in profile_steps(TrainConfig()):
+        for name, share in profile_steps(config):
             print(f"  {100 * share:5.1f}%  {name}")
         return
-    if args.repeats < 1:
-        raise S4Error(f"--repeats must be >= 1, got {args.repeats}")
-    record = benchmark(TrainConfig(), args.repeats, args.threads, tuple(args.only or VARIANTS))
-    from .report import benchmark_markdown, write_record
-
+    if not 1 <= args.repeats <= 20 or not 0 <= args.threads <= 256:
+        raise S4Error(f"--repeats must be in 1..20 and --threads in 0..256, got {args.repeats} and {args.threads}")
+    names = tuple(args.only or VARIANTS)
+    out = Path(args.out) if args.out else BENCHMARK_RECORD
+    planned = dict(config=asdict(config), variants={n: VARIANTS[n][0] for n in names}, repeats=args.repeats,
+                   threads=args.threads)
+    guard_replace(out, planned, benchmark_experiment, explicit=bool(args.out) or args.force)
+    check_output(out, "record")
+    record = benchmark(config, args.repeats, args.threads, names) | dict(command=args.command_text)
     print()
     print(benchmark_markdown(record))
-    print("wrote", write_record(record, args.out))
+    print("wrote", shown(write_record(record, out)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.command_text = "python -m s4lib.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.child:
         print(json.dumps(measure_once(TrainConfig(**json.loads(args.child)), args.threads, args.option)))
     else:

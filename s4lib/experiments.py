@@ -4,23 +4,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 import statistics
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from .errors import S4Error
-from .report import ROOT, load_record, write_record
-from .train import TrainConfig, TrainResult, train
+from .files import check_output
+from .project import shown
+from .records import (ABLATIONS_RECORD, ablations_experiment, guard_replace, machine, partial_path, seeds_experiment,
+                      seeds_record_path, write_record)
+from .train import TrainConfig, TrainResult, config_record, train
 
-RESULTS = ROOT / "notebooks" / "results"
-ABLATIONS_RECORD = RESULTS / "ablations.json"
-BENCHMARK_RECORD = RESULTS / "benchmark.json"
 SEEDS = (1, 2, 3, 4, 5)
-
-
-def seeds_record_path(preset: str) -> Path:
-    """Where the seeds record of a preset lives."""
-    return RESULTS / f"seeds_{preset}.json"
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -40,36 +35,49 @@ def run_entry(result: TrainResult) -> dict:
 
 def run_and_record(configs: list[tuple[dict, TrainConfig]], record: dict, out: Path,
                    on_update: Callable[[dict], None] = lambda record: None) -> dict:
-    """Train each config in turn; after every run, add its entry (plus the given labels) and rewrite the record.
+    """Train each config in turn, keeping finished runs in out's partial file; out itself is written once, complete.
 
-    Ctrl-C stops after the runs that finished: they stay in the record.
+    Ctrl-C (or a run that stops early) ends it: the partial file keeps the runs that finished, out is untouched.
     """
+    progress = partial_path(out)
     for labels, config in configs:
         print(f"--- {' / '.join(map(str, labels.values()))}, seed {config.seed} ---", flush=True)
         result = train(config)
-        if result.interrupted:
-            print(f"interrupted: {out} keeps the {len(record['runs'])} run(s) that finished", flush=True)
-            break
+        if result.interrupted or result.diverged:
+            record["incomplete"] = True
+            kept = f"{shown(progress)} keeps the {len(record['runs'])} run(s) that finished; " if record["runs"] else ""
+            print(f"stopped: {kept}{shown(out)} is unchanged", flush=True)
+            return record
         record["runs"].append(labels | run_entry(result))
         record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
         on_update(record)
-        write_record(record, out)
+        write_record(record, progress)
+    write_record(record, out)
+    progress.unlink(missing_ok=True)
+    print(f"wrote {shown(out)}", flush=True)
     return record
 
 
-def new_record(command: str, **fields) -> dict:
+def new_record(command: str | None, **fields) -> dict:
     """The header every experiment record starts with: how to re-make it, where and when it ran."""
-    from .benchmark import machine
-
-    return dict(command=command, machine=machine(), started=dt.datetime.now().isoformat(timespec="seconds"),
-                **fields, runs=[])
+    return dict(command=command or "Python (no command line)", machine=machine(),
+                started=dt.datetime.now().isoformat(timespec="seconds"), **fields, runs=[])
 
 
-def run_seeds(config: TrainConfig, seeds=SEEDS, out: str | Path | None = None) -> dict:
-    """Train config once per seed (full schedule); the record is rewritten after every seed."""
-    out = Path(out) if out else seeds_record_path(config.model)
-    record = new_record(f"python -m s4lib seeds --model {config.model} --seeds {' '.join(map(str, seeds))}",
-                        config=asdict(config))
+def prepare_out(out: str | Path | None, default: Path, record: dict, experiment: Callable[[dict], tuple],
+                force: bool = False) -> Path:
+    """The record's path, checked before any training: writable, and never another experiment's default record."""
+    path = Path(out) if out else default
+    guard_replace(path, record, experiment, explicit=bool(out) or force)
+    check_output(path, "record")
+    return path
+
+
+def run_seeds(config: TrainConfig, seeds=SEEDS, out: str | Path | None = None, command: str | None = None,
+              force: bool = False) -> dict:
+    """Train config once per seed (full schedule) and record each run; the record is written when all are done."""
+    record = new_record(command, config=config_record(config), seeds=list(seeds))
+    out = prepare_out(out, seeds_record_path(config.model), record, seeds_experiment, force)
     runs = [(dict(model=config.model, seed=seed), replace(config, seed=seed)) for seed in seeds]
     return run_and_record(runs, record, out, lambda rec: rec.update(summary=summarise(rec["runs"])))
 
@@ -116,18 +124,14 @@ ABLATIONS: dict[str, tuple[str, dict]] = {
 ABLATION_EPOCHS = 5  # short on purpose: the whole set must fit in about an hour of 2 CPU cores
 
 
-def run_ablations(base: TrainConfig, names=tuple(ABLATIONS), seeds=(1,), out: str | Path | None = None) -> dict:
-    """Train each named variant of base for its short schedule; the record is rewritten after every run."""
-    out = Path(out) if out else ABLATIONS_RECORD
+def run_ablations(base: TrainConfig, names=tuple(ABLATIONS), seeds=(1,), out: str | Path | None = None,
+                  command: str | None = None, force: bool = False) -> dict:
+    """Train each named variant of base for its short schedule; the record holds exactly the runs of this call."""
     unknown = sorted(set(names) - set(ABLATIONS))
     if unknown:
         raise S4Error(f"unknown ablation(s) {unknown}; choose from {sorted(ABLATIONS)}")
-    record = new_record("python -m s4lib ablations", base=asdict(base))
-    if set(names) != set(ABLATIONS) and out.exists():
-        # re-running some variants keeps the others, if they were made from the same base config
-        old = load_record(out)
-        if old.get("base") == record["base"]:
-            record |= dict(started=old["started"], runs=[r for r in old["runs"] if r["name"] not in names])
+    record = new_record(command, base=config_record(base), names=list(names), seeds=list(seeds))
+    out = prepare_out(out, ABLATIONS_RECORD, record, ablations_experiment, force)
     runs = [(dict(name=name, what=ABLATIONS[name][0]), replace(base, seed=seed, **ABLATIONS[name][1]))
             for name in names for seed in seeds]
     return run_and_record(runs, record, out)

@@ -19,8 +19,8 @@ def write(nb: dict, path: Path) -> None:
     Path(path).write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def set_address(path: Path, github: str | None) -> bool:
-    """Write the address (or None) into the REPO_URL line of the first code cell; True if the file changed."""
+def set_address(path: Path, github: str | None, dry_run: bool = False) -> bool:
+    """Write the address (or None) into the REPO_URL line of the first code cell; True if the file changes."""
     nb = read(path)
     cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
     source = "".join(cell["source"])
@@ -28,8 +28,8 @@ def set_address(path: Path, github: str | None) -> bool:
         raise ValueError(f"{path}: its first code cell has no `REPO_URL = ...` line")
     line = f"REPO_URL = {json.dumps(github) if github else 'None'}{ADDRESS_COMMENT}"
     new = ADDRESS_LINE.sub(lambda m: line, source, count=1)
-    if new == source:
-        return False
+    if new == source or dry_run:
+        return new != source
     cell["source"] = new.splitlines(keepends=True)
     write(nb, path)
     return True

@@ -1,18 +1,18 @@
 """README tables made from code and committed records, and the tool that refreshes them in place."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from torch import nn
 
+from .errors import S4Error
 from .model import count_parameters
+from .project import PACKAGE_DIR
 from .receptive_field import receptive_field_table
+from .records import ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, seeds_record_path
 
-ROOT = Path(__file__).resolve().parents[1]
-MAIN_RECORD = ROOT / "notebooks" / "results" / "s4_main.json"
-MAIN_WEIGHTS = ROOT / "notebooks" / "results" / "s4_main.pt"
+README = PACKAGE_DIR.parent / "README.md"
 
 
 def architecture_table(model: nn.Module, input_size: int = 28) -> str:
@@ -63,21 +63,6 @@ def results_markdown(record: dict, last: int = 5) -> str:
     return "\n".join(lines)
 
 
-def load_record(path: str | Path = MAIN_RECORD) -> dict:
-    """A training record written by write_record."""
-    return json.loads(Path(path).read_text())
-
-
-def write_record(record: dict, path: str | Path = MAIN_RECORD) -> Path:
-    """Write a JSON training record (pretty, stable key order)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(path)
-    return path
-
-
 def replace_block(text: str, name: str, content: str) -> str:
     """Replace what stands between <!-- name:start --> and <!-- name:end --> with content."""
     pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->\n).*?(<!-- {re.escape(name)}:end -->)", re.S)
@@ -103,7 +88,7 @@ def generated_blocks() -> dict[str, str]:
               "architecture": architecture_table(build_model("s4"))}
     if MAIN_RECORD.exists():
         blocks["mnist-results"] = results_markdown(load_record())
-    from .experiments import ABLATIONS_RECORD, BENCHMARK_RECORD, ablations_markdown, seeds_markdown, seeds_record_path
+    from .experiments import ablations_markdown, seeds_markdown
 
     seeds = [load_record(p) for p in map(seeds_record_path, ("s4", "tiny", "micro")) if p.exists()]
     if seeds:
@@ -131,7 +116,7 @@ def benchmark_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
-def refresh_readme(path: str | Path = ROOT / "README.md") -> Path:
+def refresh_readme(path: str | Path = README) -> Path:
     """Rewrite the generated blocks of the README from code and committed records, and the Colab links.
 
     The links come from the address of the clone the README sits in (see s4lib.project); the same
@@ -141,14 +126,18 @@ def refresh_readme(path: str | Path = ROOT / "README.md") -> Path:
     from .project import NOTEBOOKS, colab_markdown, github_url, repo_url
 
     path = Path(path)
+    if not path.is_file():
+        raise S4Error(f"{path} is not a file; give the README to refresh")
     text = path.read_text()
     for name, content in generated_blocks().items():
         text = replace_block(text, name, content)
     text = replace_block(text, "colab", colab_markdown(path.parent))
-    path.write_text(text)
     url = repo_url(path.parent)
     github = github_url(url) if url else None
-    for nb in NOTEBOOKS:
-        if (path.parent / "notebooks" / nb).is_file():
-            set_address(path.parent / "notebooks" / nb, github)
+    notebooks = [path.parent / "notebooks" / nb for nb in NOTEBOOKS if (path.parent / "notebooks" / nb).is_file()]
+    for nb in notebooks:  # a notebook without its address line stops the refresh before anything is written
+        set_address(nb, github, dry_run=True)
+    path.write_text(text)
+    for nb in notebooks:
+        set_address(nb, github)
     return path

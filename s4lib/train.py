@@ -6,6 +6,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,15 @@ from tqdm import tqdm
 from .device import DEVICES, describe, resolve_device
 from .errors import S4Error
 from .model import PRESETS, build_model, count_parameters
+
+
+MAX_EPOCHS = 100  # a sane bound: the schedules here use 5 to 19
+UNIFORM_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
+WATCH_STEPS = 100  # after this many steps a loss still near UNIFORM_LOSS means the network is not learning
+
+
+class Diverged(S4Error):
+    """The training loss became NaN or infinite."""
 
 
 @dataclass(frozen=True)
@@ -39,27 +49,44 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when there is one, else CPU), "cpu", "cuda" or "mps"
 
     def __post_init__(self) -> None:
-        problems = []
-        if not isinstance(self.num_epochs, int) or self.num_epochs < 1:
-            problems.append(f"num_epochs must be a whole number >= 1, got {self.num_epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            problems.append(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            problems.append(f"lr must be a positive number, got {self.lr!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not 0.0 < self.pct_start < 1.0:
-            problems.append(f"pct_start must be in (0, 1), got {self.pct_start!r}")
+        problems = [f"{name} must be {rule}, got {getattr(self, name)!r}"
+                    for name, rule, ok in self.checks() if not ok(getattr(self, name))]
         if self.model not in PRESETS:
             problems.append(f"unknown model preset {self.model!r}; choose one of {sorted(PRESETS)}")
         if self.loader not in ("memory", "torchvision"):
             problems.append(f"loader must be 'memory' or 'torchvision', got {self.loader!r}")
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.max_rotation_deg < 0 or self.max_shift_px < 0:
-            problems.append("augmentation sizes max_rotation_deg and max_shift_px must be >= 0")
         if problems:
             raise S4Error("invalid training config: " + "; ".join(problems))
+
+    @staticmethod
+    def checks() -> list[tuple[str, str, Callable]]:
+        """(setting, rule in words, test) for every number: finite, in range, whole where it counts."""
+        return [
+            ("num_epochs", f"a whole number in 1..{MAX_EPOCHS}", lambda v: whole(v) and 1 <= v <= MAX_EPOCHS),
+            ("batch_size", "a whole number in 1..60000", lambda v: whole(v) and 1 <= v <= 60_000),
+            ("lr", "a positive finite number", lambda v: finite(v) and v > 0),
+            ("momentum", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
+            ("weight_decay", "a finite number >= 0", lambda v: finite(v) and v >= 0),
+            ("pct_start", "a number in (0, 1)", lambda v: finite(v) and 0 < v < 1),
+            ("dropout", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
+            ("max_rotation_deg", "a number in [0, 180]", lambda v: finite(v) and 0 <= v <= 180),
+            ("max_shift_px", "a number in [0, 14] (half an image)", lambda v: finite(v) and 0 <= v <= 14),
+            ("seed", "a whole number >= 0", lambda v: whole(v) and v >= 0),
+            ("train_subset", "a whole number >= 0 (0 = all)", lambda v: whole(v) and v >= 0),
+            ("test_subset", "a whole number >= 0 (0 = all)", lambda v: whole(v) and v >= 0),
+        ]
+
+
+def whole(v) -> bool:
+    """An int (not a bool)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def finite(v) -> bool:
+    """A real, finite number (not a bool, not NaN or infinity)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass(frozen=True)
@@ -85,6 +112,7 @@ class TrainResult:
     history: list[EpochLog] = field(default_factory=list)
     model: nn.Module | None = None
     interrupted: bool = False  # Ctrl-C stopped it; history holds the completed epochs
+    diverged: str | None = None  # why a NaN or infinite loss stopped it; history holds the completed epochs
     device: str = "cpu"  # the device that ran it, as describe() names it
 
     @property
@@ -94,21 +122,29 @@ class TrainResult:
 
     def to_dict(self) -> dict:
         """JSON-ready record (no model)."""
-        return dict(config=asdict(self.config), num_params=self.num_params, device=self.device,
-                    history=[asdict(e) for e in self.history], interrupted=self.interrupted)
+        return dict(config=config_record(self.config), num_params=self.num_params, device=self.device,
+                    history=[asdict(e) for e in self.history], interrupted=self.interrupted,
+                    **({"diverged": self.diverged} if self.diverged else {}))
 
     def checkpoint(self) -> dict:
         """The trained weights with the config and history that made them (loadable with weights_only)."""
-        return dict(config=asdict(self.config), history=[asdict(e) for e in self.history],
+        return dict(config=config_record(self.config), history=[asdict(e) for e in self.history],
                     model_state=self.model.state_dict())
 
 
-def epoch_line(e: EpochLog, num_epochs: int) -> str:
+def config_record(config: TrainConfig) -> dict:
+    """A config as records and checkpoints keep it: the data folder relative to the clone, not a path of this machine."""
+    from .project import shown
+
+    return asdict(config) | dict(data_root=shown(config.data_root))
+
+
+def epoch_line(e: EpochLog, num_epochs: int, test_images: int = 10_000) -> str:
     """The one log line printed per epoch."""
     return (f"epoch {e.epoch:2d}/{num_epochs}  lr {e.lr:.4f}  "
             f"train loss {e.train_loss:.4f} acc {100 * e.train_acc:6.2f}%  |  "
             f"test loss {e.test_loss:.4f} acc {100 * e.test_acc:6.2f}% "
-            f"({round(e.test_acc * 10000)}/10000)  |  {e.seconds:.1f}s + {e.test_seconds:.1f}s")
+            f"({round(e.test_acc * test_images)}/{test_images})  |  {e.seconds:.1f}s + {e.test_seconds:.1f}s")
 
 
 @torch.inference_mode()
@@ -157,15 +193,31 @@ def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
                           background=float(X.min()))
 
 
-def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: bool = True) -> tuple[float, float]:
-    """One pass over the training batches; returns mean loss and accuracy."""
+def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: bool = True,
+                    watch: bool = False) -> tuple[float, float]:
+    """One pass over the training batches; returns mean loss and accuracy.
+
+    A NaN or infinite loss raises Diverged at once; with watch, a loss still near a uniform guess after
+    WATCH_STEPS steps prints one warning (the early sign of a network that is not going well).
+    """
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
+    recent: list[float] = []
     # plain-text bar on stdout: it renders in Jupyter, in a terminal and in the saved notebook on GitHub
     bar = tqdm(batches, desc=desc, file=sys.stdout, ncols=100, mininterval=2.0, leave=True, disable=not progress)
-    for X, y in bar:
+    for step, (X, y) in enumerate(bar, start=1):
         y_hat = model(X)
         loss = F.cross_entropy(y_hat, y)
+        if not torch.isfinite(loss):
+            bar.close()
+            raise Diverged(f"the training loss became {loss.item()} at step {step} of {desc}; the learning rate is "
+                           "probably too high for this model (without BatchNorm, try a 5-10x smaller --lr)")
+        if watch and step <= WATCH_STEPS:
+            recent = (recent + [loss.item()])[-10:]
+            if step == WATCH_STEPS and sum(recent) / len(recent) > 0.9 * UNIFORM_LOSS:
+                tqdm.write(f"warning: after {step} steps the training loss is still {sum(recent) / len(recent):.2f}, "
+                           f"near ln 10 = {UNIFORM_LOSS:.2f} (a uniform guess): this network is not learning yet; "
+                           "check the learning rate, the normalisation and BatchNorm", file=sys.stdout)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -187,22 +239,34 @@ def training_state(result: TrainResult, optimizer, scheduler, batches) -> dict:
         cuda_rng=torch.cuda.get_rng_state() if result.device.startswith("cuda") else None)
 
 
+def config_differences(then: dict, now: TrainConfig) -> dict:
+    """Settings that differ between a saved config and now; the data folder by where it is, not how it is written."""
+    diff = {k: (v, then.get(k)) for k, v in asdict(now).items() if k != "device" and then.get(k) != v}
+    if "data_root" in diff and Path(str(then.get("data_root"))).resolve() == Path(now.data_root).resolve():
+        del diff["data_root"]
+    return diff
+
+
 def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path) -> None:
     """Load a training checkpoint written by the same config into the live objects."""
-    if ckpt["config"] != asdict(result.config):
-        diff = {k: (v, ckpt["config"].get(k)) for k, v in asdict(result.config).items() if ckpt["config"].get(k) != v}
+    diff = config_differences(ckpt["config"], result.config)
+    if diff:
         raise S4Error(f"checkpoint {path} was written by a different config (now, then): {diff}; "
                       "resume with the same flags or start a new checkpoint")
     if "optimizer_state" not in ckpt:
         raise S4Error(f"checkpoint {path} holds final weights only, not a training state to resume")
-    result.model.load_state_dict(ckpt["model_state"])
-    optimizer.load_state_dict(ckpt["optimizer_state"])
-    scheduler.load_state_dict(ckpt["scheduler_state"])
-    batches.generator.set_state(ckpt["loader_rng"])
-    torch.set_rng_state(ckpt["torch_rng"])
-    if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state(ckpt["cuda_rng"])
-    result.history = [EpochLog(**e) for e in ckpt["history"]]
+    try:
+        result.model.load_state_dict(ckpt["model_state"])
+        optimizer.load_state_dict(ckpt["optimizer_state"])
+        scheduler.load_state_dict(ckpt["scheduler_state"])
+        batches.generator.set_state(ckpt["loader_rng"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(ckpt["cuda_rng"])
+        result.history = [EpochLog(**e) for e in ckpt["history"]]
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise S4Error(f"checkpoint {path} holds a training state of another shape ({type(e).__name__}: "
+                      f"{str(e).splitlines()[0][:160] if str(e) else ''}); start a new checkpoint") from None
 
 
 def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
@@ -213,7 +277,6 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
     from it. Ctrl-C returns the completed epochs (result.interrupted) instead of losing them.
     """
     from .checkpoint import load_checkpoint, save_atomic
-    from .data import load_mnist
 
     if resume and not checkpoint:
         raise S4Error("resume needs the checkpoint path to continue from")
@@ -222,13 +285,7 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
 
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=verbose)
-    if config.train_subset:
-        X_train, y_train = X_train[:config.train_subset], y_train[:config.train_subset]
-    if config.test_subset:
-        X_test, y_test = X_test[:config.test_subset], y_test[:config.test_subset]
-    # the whole data set lives on the device: batches are cut and augmented there, with no copies per step
-    X_train, y_train, X_test, y_test = (t.to(device) for t in (X_train, y_train, X_test, y_test))
+    X_train, y_train, X_test, y_test = load_data(config, device, verbose)
     model = build_model(config.model, config.dropout).to(device)
     result = TrainResult(config, count_parameters(model), model=model, device=describe(device))
     if verbose:
@@ -249,12 +306,13 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
         if verbose:
             print(f"resumed from {checkpoint} after epoch {len(result.history)}")
             for log in result.history:
-                print(epoch_line(log, config.num_epochs))
+                print(epoch_line(log, config.num_epochs, len(y_test)))
     try:
         for epoch in range(len(result.history) + 1, config.num_epochs + 1):
             t0 = time.perf_counter()
             train_loss, train_acc = train_one_epoch(model, batches, optimizer, scheduler,
-                                                    desc=f"epoch {epoch}/{config.num_epochs}", progress=verbose)
+                                                    desc=f"epoch {epoch}/{config.num_epochs}", progress=verbose,
+                                                    watch=epoch == 1)
             t1 = time.perf_counter()
             test_loss, test_acc = evaluate(model, X_test, y_test)
             t2 = time.perf_counter()
@@ -264,11 +322,37 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
             if checkpoint:
                 save_atomic(training_state(result, optimizer, scheduler, batches), checkpoint)
             if verbose:
-                print(epoch_line(log, config.num_epochs), flush=True)
+                print(epoch_line(log, config.num_epochs, len(y_test)), flush=True)
     except KeyboardInterrupt:
         result.interrupted = True
-        done = len(result.history)
-        where = (f"; checkpoint {checkpoint} holds epoch {done}; continue with --resume (resume=True in Python)"
-                 if checkpoint and done else "")
-        print(f"\ninterrupted: kept the history of {done} completed epoch(s){where}", flush=True)
+        print(f"\ninterrupted: {stopped_summary(result, checkpoint)}", flush=True)
+    except Diverged as e:
+        result.diverged = str(e)
+        print(f"stopped: {e}; {stopped_summary(result, checkpoint)}", flush=True)
     return result
+
+
+def stopped_summary(result: TrainResult, checkpoint: str | Path | None) -> str:
+    """What a stopped run kept: its completed epochs, and what the checkpoint file really holds (read back)."""
+    from .checkpoint import saved_epochs
+
+    done = f"kept the history of {len(result.history)} completed epoch(s)"
+    if not checkpoint:
+        return done
+    held = saved_epochs(checkpoint)
+    if held is None:
+        return f"{done}; no checkpoint was written to {checkpoint}"
+    return f"{done}; checkpoint {checkpoint} holds {held} epoch(s): continue with --resume (resume=True in Python)"
+
+
+def load_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> tuple[torch.Tensor, ...]:
+    """X_train, y_train, X_test, y_test as the config asks (subsets), on the device."""
+    from .data import load_mnist
+
+    X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=verbose)
+    if config.train_subset:
+        X_train, y_train = X_train[:config.train_subset], y_train[:config.train_subset]
+    if config.test_subset:
+        X_test, y_test = X_test[:config.test_subset], y_test[:config.test_subset]
+    # the whole data set lives on the device: batches are cut and augmented there, with no copies per step
+    return tuple(t.to(device) for t in (X_train, y_train, X_test, y_test))

@@ -6,7 +6,6 @@ import io
 import math
 import os
 import re
-import secrets
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -18,6 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 
 from .backprop import CLASS_VALUES, COLUMNS, LEARNING_RATES, NUM_ITERATIONS, Problem, check_schedule, run_all
+from .files import write_bytes_atomic
 
 SUMMARY = "Summary"
 INPUT_NAMES = ("i1", "i2", "t1", "t2") + tuple(f"w{k}" for k in range(1, 9))
@@ -330,20 +330,6 @@ def repack(xlsx: bytes, values: dict[str, dict[str, float]], date: dt.datetime) 
     return out.getvalue()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write data to a temp file beside path, then rename it over path; on any failure remove the temp file."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    # mode 0o666 and the umask give an ordinary file's permissions (tempfile.mkstemp would give 0600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_workbook(path: str | os.PathLike = "backprop.xlsx", learning_rates=LEARNING_RATES,
                    num_iterations: int = NUM_ITERATIONS, problem: Problem = CLASS_VALUES) -> Path:
     """Write the workbook byte-reproducibly with cached values, atomically so a failure never leaves half a file."""
@@ -353,5 +339,5 @@ def write_workbook(path: str | os.PathLike = "backprop.xlsx", learning_rates=LEA
     saved = io.BytesIO()
     wb.save(saved)
     path = Path(path)
-    write_atomic(path, repack(saved.getvalue(), values, doc_date()))
+    write_bytes_atomic(path, repack(saved.getvalue(), values, doc_date()))
     return path

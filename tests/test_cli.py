@@ -2,7 +2,7 @@
 import pytest
 
 from s4lib.cli import build_parser, main
-from s4lib.report import MAIN_RECORD, MAIN_WEIGHTS, load_record
+from s4lib.records import MAIN_RECORD, MAIN_WEIGHTS, load_record
 
 COMMANDS = ["data", "workbook", "train", "evaluate", "seeds", "ablations", "benchmark", "readme", "reproduce"]
 
@@ -16,10 +16,10 @@ def test_every_command_has_help(command, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--num-epochs", "0"], "num_epochs must be a whole number >= 1"),
-    (["train", "--lr", "-0.1"], "lr must be a positive number"),
-    (["train", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
-    (["train", "--dropout", "1.5"], "dropout must be in [0, 1)"),
+    (["train", "--num-epochs", "0"], "num_epochs must be a whole number in 1..100"),
+    (["train", "--lr", "-0.1"], "lr must be a positive finite number"),
+    (["train", "--batch-size", "0"], "batch_size must be a whole number in 1..60000"),
+    (["train", "--dropout", "1.5"], "dropout must be a number in [0, 1)"),
     (["train", "--resume"], "resume needs the checkpoint path"),
     (["evaluate", "no/such/weights.pt"], "no/such/weights.pt does not exist"),
 ])
@@ -56,6 +56,10 @@ def test_committed_weights_reach_the_committed_accuracy(capsys):
     assert abs(correct - round(recorded * 10000)) <= 2
     assert correct >= 9940
     assert out.count("digit ") == 10
+    # each digit is counted over its own images: together they are the test set and its correct answers
+    counts = [line.split("(")[1].rstrip(")").split("/") for line in out.splitlines() if "digit " in line]
+    assert sum(int(total) for _, total in counts) == 10000
+    assert sum(int(right) for right, _ in counts) == correct
 
 
 def test_data_command_names_a_damaged_file(tmp_path, capsys):

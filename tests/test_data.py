@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import math
 import os
 import shutil
 import socket
@@ -203,7 +204,7 @@ npm error syscall connect
 npm error errno ECONNREFUSED
 npm error FetchError: request to a registry failed, reason: connect ECONNREFUSED 127.0.0.1:9
 npm error     at ClientRequest.<anonymous> (minipass-fetch/lib/index.js:130:14)
-npm error A complete log of this run can be found in: /root/.npm/_logs/debug-0.log
+npm error A complete log of this run can be found in: ~/.npm/_logs/debug-0.log
 """
 
 
@@ -296,6 +297,16 @@ def mnist_root(request):
 
 # ---------------------------------------------------------------- tensors
 
+def pixel_mean_std(X_uint8: torch.Tensor) -> tuple[float, float]:
+    """Mean and population std of the pixels scaled to [0, 1], in float64 chunks (independent of train_mean_std)."""
+    total = squares = 0.0
+    for chunk in X_uint8.split(10_000):  # a float64 copy of all 60,000 images would take 376 MB
+        x = chunk.double() / 255
+        total, squares = total + x.sum().item(), squares + x.square().sum().item()
+    mean = total / X_uint8.numel()
+    return mean, math.sqrt(squares / X_uint8.numel() - mean ** 2)
+
+
 def test_load_mnist_shapes_dtypes_and_normalisation(mnist_root):
     X_train, y_train, X_test, y_test = load_mnist(mnist_root, verbose=False)
     assert X_train.shape == (60_000, 1, 28, 28) and X_test.shape == (10_000, 1, 28, 28)
@@ -304,7 +315,12 @@ def test_load_mnist_shapes_dtypes_and_normalisation(mnist_root):
     assert y_train.dtype == y_test.dtype == torch.int64
     assert set(y_train.unique().tolist()) == set(range(10))
     assert abs(X_train.mean().item()) < 1e-4 and abs(X_train.std().item() - 1) < 1e-4
-    assert abs(X_test.mean().item()) < 0.05  # test set uses the training statistics
+    # The test set is normalised with the training set's mean and std, not its own (its mean would then be 0):
+    # expected values computed here from the raw pixels.
+    train_mean, train_std = pixel_mean_std(datasets.MNIST(mnist_root, train=True).data)
+    test_mean, test_std = pixel_mean_std(datasets.MNIST(mnist_root, train=False).data)
+    assert X_test.double().mean().item() == pytest.approx((test_mean - train_mean) / train_std, abs=1e-5)
+    assert X_test.double().std(correction=0).item() == pytest.approx(test_std / train_std, abs=1e-5)
 
 
 def test_torchvision_loader_matches_in_memory_normalisation(mnist_root):
@@ -408,3 +424,45 @@ def test_random_shift_stays_within_max_shift():
     cy = (Y.sum(dim=3).squeeze(1) * coords).sum(1) / mass
     assert (cx - 13.5).abs().max() <= 2.0 + 1e-4 and (cy - 13.5).abs().max() <= 2.0 + 1e-4
     assert (cx - 13.5).abs().max() > 1.5  # the range is actually used
+
+
+BLACK = -0.4242  # MNIST's black after normalising with the training mean and std
+
+
+def black_with_square(n: int) -> torch.Tensor:
+    """n black images with a bright square in the middle, far from the edges."""
+    X = torch.full((n, 1, 28, 28), BLACK)
+    X[:, 0, 10:18, 10:18] = 2.8
+    return X
+
+
+def border(X: torch.Tensor) -> torch.Tensor:
+    """The outermost rows and columns of every image."""
+    return torch.cat([X[..., 0, :], X[..., -1, :], X[..., :, 0], X[..., :, -1]], dim=-1)
+
+
+def test_augmentation_fills_vacated_pixels_with_the_black_background_not_zero():
+    X = black_with_square(8)
+    shifted = affine_batch(X[:1], torch.zeros(1), torch.tensor([[4.0, 0.0]]), background=BLACK)
+    assert shifted[0, 0, 10:18, 14:22].min() > 2.7  # the square moved right by 4 px
+    torch.testing.assert_close(shifted[..., :4], torch.full_like(shifted[..., :4], BLACK))  # columns it left
+    # background=None means the darkest value of the batch, which is black
+    g = torch.Generator().manual_seed(0)
+    Y = augment(X, 20.0, 3.0, g)
+    assert not torch.equal(Y, X)
+    torch.testing.assert_close(border(Y), torch.full_like(border(Y), BLACK))
+    loader = InMemoryLoader(X, torch.arange(8), 8, shuffle=False, seed=0, max_rotation_deg=20.0, max_shift_px=3.0)
+    Xb = next(iter(loader))[0]
+    torch.testing.assert_close(border(Xb), torch.full_like(border(Xb), BLACK))
+
+
+def test_affine_batch_rotates_first_then_shifts():
+    X = torch.zeros(1, 1, 28, 28)
+    X[0, 0, 5, 20] = 1.0  # pixel centres are at index + 0.5, so the image centre is (row 13.5, col 13.5)
+    Y = affine_batch(X, torch.tensor([90.0]), torch.tensor([[3.0, 2.0]]))
+    # (row 5, col 20) is 8.5 up and 6.5 right of the centre. A quarter turn counter-clockwise on screen
+    # turns up into left and right into up: 8.5 left and 6.5 up, i.e. (row 7, col 5).
+    # Then dx=3 moves it right and dy=2 down (rows grow downwards): (row 9, col 8).
+    # Shifting first would give (row 7, col 23), 6.5 up and 9.5 right, then turned to (row 4, col 7).
+    assert divmod(Y.flatten().argmax().item(), 28) == (9, 8)
+    assert Y[0, 0, 9, 8] > 0.99 and Y.sum().item() == pytest.approx(1.0, abs=1e-3)

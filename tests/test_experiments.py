@@ -3,8 +3,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from s4lib.experiments import run_seeds, seeds_markdown, summarise
-from s4lib.train import TrainConfig
+import pytest
+
+import s4lib.experiments as experiments
+from s4lib.experiments import run_entry, run_seeds, seeds_markdown, summarise
+from s4lib.train import EpochLog, TrainConfig, TrainResult
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 
@@ -12,7 +15,7 @@ DATA = str(Path(__file__).resolve().parents[1] / "data")
 def test_seeds_record_every_seed_and_summary(tmp_path):
     config = TrainConfig(num_epochs=1, batch_size=128, train_subset=1000, test_subset=500, data_root=DATA)
     out = tmp_path / "seeds.json"
-    record = run_seeds(config, seeds=(3, 4), out=out)
+    record = run_seeds(config, seeds=(3, 4), out=out, command="python -m s4lib seeds --seeds 3 4")
     on_disk = json.loads(out.read_text())
     assert [r["seed"] for r in on_disk["runs"]] == [3, 4]
     assert on_disk["summary"] == record["summary"]
@@ -22,7 +25,8 @@ def test_seeds_record_every_seed_and_summary(tmp_path):
     table = seeds_markdown([record])
     assert table.count("\n") == 1 + 2 + 1 + 2
     assert "min / mean" in table
-    assert "Made by `python -m s4lib seeds --model s4 --seeds 3 4` on" in table
+    assert "Made by `python -m s4lib seeds --seeds 3 4` on" in table
+    assert not (tmp_path / "seeds.partial.json").exists()  # progress file gone once the record is complete
 
 
 def test_summary_flags_a_seed_below_the_goal():
@@ -35,13 +39,14 @@ def test_ablations_record_each_variant(tmp_path):
     from s4lib.experiments import ablations_markdown, run_ablations
 
     base = TrainConfig(num_epochs=1, batch_size=128, train_subset=1000, test_subset=500, data_root=DATA)
-    record = run_ablations(base, names=("baseline", "no BN", "dropout 0"), out=tmp_path / "a.json")
+    record = run_ablations(base, names=("baseline", "no BN", "dropout 0"), out=tmp_path / "a.json",
+                           command="python -m s4lib ablations --only baseline 'no BN' 'dropout 0'")
     assert [r["name"] for r in record["runs"]] == ["baseline", "no BN", "dropout 0"]
     assert record["runs"][1]["num_params"] < record["runs"][0]["num_params"]
     assert json.loads((tmp_path / "a.json").read_text())["runs"] == record["runs"]
     table = ablations_markdown(record)
     assert table.count("\n") == 1 + 3 + 2
-    assert "| dropout 0 |" in table and "Made by `python -m s4lib ablations`" in table
+    assert "| dropout 0 |" in table and "Made by `python -m s4lib ablations --only baseline" in table
     from s4lib.plots import plot_ablations
 
     plot_ablations(record, tmp_path / "a.png")
@@ -58,17 +63,61 @@ def test_unknown_ablation_is_refused(tmp_path):
         run_ablations(TrainConfig(), names=("baseline", "bigger"), out=tmp_path / "a.json")
 
 
-def test_rerunning_some_ablations_keeps_the_others(tmp_path):
+def test_another_experiment_never_replaces_a_record_without_force(tmp_path, monkeypatch):
+    from s4lib.errors import S4Error
     from s4lib.experiments import ablation_group, run_ablations
 
-    base = TrainConfig(num_epochs=1, batch_size=128, train_subset=1000, test_subset=200, data_root=DATA)
+    monkeypatch.setattr(experiments, "train", lambda config: hand_made_result(config, [0.5, 0.9]))
+    base = TrainConfig(num_epochs=2, data_root=DATA)
     out = tmp_path / "a.json"
-    first = run_ablations(base, names=("baseline", "dropout 0"), out=out)
-    again = run_ablations(base, names=("dropout 0",), out=out)
-    assert [r["name"] for r in again["runs"]] == ["baseline", "dropout 0"]
-    assert again["runs"][0] == first["runs"][0]  # kept as it was
-    assert again["runs"][1]["final_test_acc"] == first["runs"][1]["final_test_acc"]  # seeded: re-run repeats itself
-    other = run_ablations(replace(base, lr=0.05), names=("dropout 0",), out=out)
-    assert [r["name"] for r in other["runs"]] == ["dropout 0"]  # another base: nothing kept
+    monkeypatch.setattr(experiments, "ABLATIONS_RECORD", out)  # stands for the committed record
+    run_ablations(base, names=("baseline", "dropout 0"))
+    before = out.read_bytes()
+    with pytest.raises(S4Error, match="holds another experiment"):
+        run_ablations(base, names=("dropout 0",))
+    with pytest.raises(S4Error, match="holds another experiment"):
+        run_ablations(replace(base, lr=0.05), names=("baseline", "dropout 0"))
+    assert out.read_bytes() == before
+    run_ablations(base, names=("baseline", "dropout 0"))  # the same experiment may re-make its record
+    elsewhere = run_ablations(base, names=("dropout 0",), out=tmp_path / "b.json")
+    assert [r["name"] for r in elsewhere["runs"]] == ["dropout 0"] and out.read_bytes() == before
+    forced = run_ablations(base, names=("dropout 0",), force=True)
+    assert [r["name"] for r in forced["runs"]] == ["dropout 0"]  # holds exactly what this call ran
     assert [ablation_group(n) for n in ("no BN", "no BN, lr 0.02", "dropout 0.1", "Dropout2d", "no augmentation")] \
         == ["bn", "bn", "dropout", "dropout", "augmentation"]
+
+
+def test_an_interrupted_experiment_keeps_its_finished_runs_beside_an_untouched_record(tmp_path, monkeypatch):
+    out = tmp_path / "seeds.json"
+    out.write_text('{"old": "record"}')
+
+    def stop_at_seed_2(config):
+        result = hand_made_result(config, [0.5, 0.9])
+        result.interrupted = config.seed == 2
+        return result
+
+    monkeypatch.setattr(experiments, "train", stop_at_seed_2)
+    record = run_seeds(TrainConfig(data_root=DATA), seeds=(1, 2, 3), out=out)
+    assert record["incomplete"] and [r["seed"] for r in record["runs"]] == [1]
+    assert out.read_text() == '{"old": "record"}'
+    assert [r["seed"] for r in json.loads((tmp_path / "seeds.partial.json").read_text())["runs"]] == [1]
+
+
+def hand_made_result(config: TrainConfig, test_accs: list[float]) -> TrainResult:
+    """A TrainResult with the given per-epoch test accuracies (and matching other numbers)."""
+    history = [EpochLog(epoch=i + 1, lr=0.01, train_loss=1 - a, train_acc=a - 0.01, test_loss=1 - a,
+                        test_acc=a, seconds=1.0, test_seconds=0.5) for i, a in enumerate(test_accs)]
+    return TrainResult(config, num_params=1234, history=history)
+
+
+def test_records_report_the_last_epoch_not_the_best(tmp_path, monkeypatch):
+    accs = {1: [0.5, 0.99, 0.97, 0.98], 2: [0.6, 0.995, 0.96, 0.97]}  # the best epoch is the 2nd, not the last
+    entry = run_entry(hand_made_result(TrainConfig(), accs[1]))
+    assert entry["final_test_acc"] == 0.98 and entry["final_test_loss"] == pytest.approx(0.02)
+    assert entry["final_train_acc"] == pytest.approx(0.97)
+    assert entry["last3_test_acc"] == [0.99, 0.97, 0.98]  # the last three in epoch order, not the top three
+    monkeypatch.setattr(experiments, "train", lambda config: hand_made_result(config, accs[config.seed]))
+    record = run_seeds(TrainConfig(), seeds=(1, 2), out=tmp_path / "seeds.json")
+    assert [r["final_test_acc"] for r in record["runs"]] == [0.98, 0.97]
+    assert record["summary"]["min"] == 0.97 and record["summary"]["mean"] == pytest.approx(0.975)
+    assert "| 98.00% | 99.00, 97.00, 98.00 |" in seeds_markdown([record])

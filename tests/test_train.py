@@ -5,10 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
+import s4lib.checkpoint as checkpoint_module
 import s4lib.train as train_module
 from s4lib.checkpoint import load_checkpoint, model_from_checkpoint, save_atomic
 from s4lib.errors import S4Error
-from s4lib.train import TrainConfig, evaluate, train
+from s4lib.train import (EpochLog, TrainConfig, TrainResult, evaluate, make_train_batches, per_class_accuracy,
+                         train)
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 SMALL = TrainConfig(num_epochs=2, batch_size=64, lr=0.05, train_subset=3000, test_subset=1000, data_root=DATA)
@@ -104,3 +106,77 @@ def test_checkpoint_of_another_model_gives_a_clear_error(small_run, tmp_path):
 def test_too_few_steps_for_the_schedule_is_a_clear_error():
     with pytest.raises(S4Error, match="no room for the one-cycle warm-up"):
         train(replace(SMALL, num_epochs=1, train_subset=256, batch_size=128), verbose=False)
+
+
+# ---------------------------------------------------------------- small synthetic checks (no MNIST)
+
+BLACK = -0.4242  # MNIST's black after normalising with the training mean and std
+
+
+def toy_images(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n black images with a bright square in the middle; label i is the image's index."""
+    X = torch.full((n, 1, 28, 28), BLACK)
+    X[:, 0, 11:17, 11:17] = 2.8
+    return X, torch.arange(n)
+
+
+def epoch_order(batches) -> list[int]:
+    """The labels (= indices) of one pass over the batches, in the order they came."""
+    return torch.cat([yb for _, yb in batches]).tolist()
+
+
+def test_training_batches_are_shuffled_every_epoch_and_repeat_per_seed():
+    X, y = toy_images(40)
+    config = TrainConfig(batch_size=8, seed=3)
+    batches = make_train_batches(config, X, y)
+    first, second = epoch_order(batches), epoch_order(batches)
+    assert sorted(first) == sorted(second) == list(range(40))  # every image exactly once per epoch
+    assert first != list(range(40))  # not in dataset order
+    assert first != second  # reshuffled each epoch
+    assert epoch_order(make_train_batches(config, X, y)) == first  # the seed fixes the order
+    assert epoch_order(make_train_batches(replace(config, seed=4), X, y)) != first
+
+
+def test_training_augmentation_pads_with_the_data_black_not_zero():
+    X, y = toy_images(16)
+    config = TrainConfig(batch_size=16, max_rotation_deg=20.0, max_shift_px=3.0)
+    Xb, _ = next(iter(make_train_batches(config, X, y)))
+    assert not torch.equal(Xb, X)  # augmented
+    # rotating and shifting vacates the corners and edges: they must show black, not 0.0 (a grey)
+    border = torch.cat([Xb[..., 0, :], Xb[..., -1, :], Xb[..., :, 0], Xb[..., :, -1]], dim=-1)
+    torch.testing.assert_close(border, torch.full_like(border, BLACK))
+
+
+def hand_made_result(test_accs: list[float]) -> TrainResult:
+    """A TrainResult with the given per-epoch test accuracies (and matching other numbers)."""
+    history = [EpochLog(epoch=i + 1, lr=0.01, train_loss=1 - a, train_acc=a - 0.01, test_loss=1 - a,
+                        test_acc=a, seconds=1.0, test_seconds=0.5) for i, a in enumerate(test_accs)]
+    return TrainResult(TrainConfig(), num_params=1234, history=history)
+
+
+def test_final_is_the_last_epoch_even_when_an_earlier_one_was_better():
+    result = hand_made_result([0.5, 0.99, 0.9])
+    assert result.final.epoch == 3 and result.final.test_acc == 0.9
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    target = tmp_path / "w.pt"
+    save_atomic({"w": torch.ones(3)}, target)
+    before = target.read_bytes()
+
+    def write_half_then_fail(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"half a checkpoint")  # what a disk-full or Ctrl-C mid-write leaves
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_atomic({"w": torch.zeros(3)}, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
+
+
+def test_per_class_accuracy_counts_each_digit_over_its_own_images():
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    y_hat = torch.tensor([0, 0, 0, 1, 1, 0, 2, 0, 0, 0])
+    # overall 5/10 correct; per class 3/4, 1/2, 1/4, and class 3 has no images
+    assert per_class_accuracy(y_hat, y, num_classes=4) == [(3, 4), (1, 2), (1, 4), (0, 0)]
