@@ -197,3 +197,20 @@ def error_table_markdown(histories: dict[float, dict[str, np.ndarray]], at=(1, 1
 def lr_label(lr: float) -> str:
     """A learning rate as given, never rounded: Python's shortest round-trip form (0.05, 1.0, 1e-05)."""
     return repr(float(lr))
+
+
+def shrink_factors(h: dict[str, np.ndarray], output: int, last: int) -> tuple[float, float]:
+    """How many times the error factor |a_o - t| and the slope a_o(1 - a_o) of one output shrank by iteration last."""
+    a, t = h[f"a_o{output}"], (CLASS_VALUES.t1, CLASS_VALUES.t2)[output - 1]
+    slope = a * (1 - a)
+    return abs(a[0] - t) / abs(a[last] - t), slope[0] / slope[last]
+
+
+def flattening_markdown(histories: dict[float, dict[str, np.ndarray]], last: int = 100) -> str:
+    """Why the curves flatten: per learning rate, how much each factor of the output gradients shrank."""
+    lines = [f"| η | a_o1 after {last} | \\|a_o1 − t1\\| shrank | a_o1(1 − a_o1) shrank | "
+             f"\\|a_o2 − t2\\| shrank | a_o2(1 − a_o2) shrank |", "|---:|---:|---:|---:|---:|---:|"]
+    for lr, h in histories.items():
+        (e1, s1), (e2, s2) = shrink_factors(h, 1, last), shrink_factors(h, 2, last)
+        lines.append(f"| {lr_label(lr)} | {h['a_o1'][last]:.4f} | {e1:.1f}x | {s1:.1f}x | {e2:.1f}x | {s2:.1f}x |")
+    return "\n".join(lines)

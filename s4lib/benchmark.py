@@ -23,27 +23,33 @@ from .errors import S4Error
 from .records import machine, write_record
 from .train import TrainConfig
 
-# name -> (what it is, TrainConfig overrides, torch threads (0 = torch's default), compute option or "")
+# name -> (what it is, TrainConfig overrides, torch threads (0 = torch's default), compute option or "");
+# every lever tried has a row, kept or not; "v1" is the main config before the speed work, to measure against
 VARIANTS: dict[str, tuple[str, dict, int, str]] = {
-    "memory": ("in-memory tensors, batched augmentation (the default)", {}, 0, ""),
-    "torchvision": ("torchvision DataLoader, per-sample PIL transforms", dict(loader="torchvision"), 0, ""),
-    "channels_last": ("in-memory + channels_last memory layout", {}, 0, "channels_last"),
-    "one_thread": ("in-memory, 1 torch thread instead of 2", {}, 1, ""),
-    "compile": ("in-memory + torch.compile (compiled during warm-up)", {}, 0, "compile"),
-    "dropout2d": ("in-memory, Dropout2d instead of Dropout (another model)", dict(model="s4-dropout2d"), 0, ""),
+    "v1": ("v1: dropout after every conv but the last, NCHW layout (the main config until the speed work)",
+           dict(model="s4-v1", channels_last=False), 0, ""),
+    "default": ("the main config: max-pool after 2 convs, dropout after it, channels_last", {}, 0, ""),
+    "no_dropout": ("the main config without dropout (what dropout still costs)", dict(dropout=0.0), 0, ""),
+    "v1_dropout2d": ("v1 with Dropout2d: one draw per channel, at every conv", dict(model="s4-v1-dropout2d"), 0, ""),
+    "batch_256": ("the main config, batch 256 and peak lr 0.2", dict(batch_size=256, lr=0.2), 0, ""),
+    "pool_after_3": ("the main config with the max-pool after 3 convs, as in v1 (twice the FLOPs)",
+                     dict(model="s4-pool-3"), 0, ""),
+    "nchw": ("the main config in the NCHW memory layout instead of channels_last", dict(channels_last=False), 0, ""),
+    "one_thread": ("the main config, 1 torch thread instead of 2", {}, 1, ""),
+    "compile": ("the main config + torch.compile (compiled during warm-up)", {}, 0, "compile"),
+    "torchvision": ("the main config fed by torchvision's DataLoader (per-sample PIL)", dict(loader="torchvision"), 0, ""),
 }
-OPTIONS = ("", "channels_last", "compile")  # compute options tried; neither is worth a default (see the README)
+OPTIONS = ("", "compile")  # a compute option applied on top of the config (see the README)
+PROFILED = ("v1", "default")  # variants whose operators the record keeps (`--profile` prints the default's)
 WARMUP_BATCHES = 10  # untimed steps before the epoch: first-call allocation, and compiling for torch.compile
 
 
 def prepare_model(config: TrainConfig, option: str = "") -> torch.nn.Module:
-    """The config's model with a compute option applied: "", "channels_last" or "compile"."""
+    """The config's model in the config's memory layout, with a compute option applied: "" or "compile"."""
     from .model import build_model
+    from .train import memory_format
 
-    model = build_model(config.model, config.dropout)
-    if option == "channels_last":
-        # the input has one channel, so NCHW and NHWC batches are the same bytes: converting the model is enough
-        return model.to(memory_format=torch.channels_last)
+    model = build_model(config.model, config.dropout).to(memory_format=memory_format(config))
     return torch.compile(model) if option == "compile" else model
 
 
@@ -57,13 +63,15 @@ def training_setup(config: TrainConfig, option: str = ""):
     # the same data as train() gets: tests time a few batches of a subset, not a full epoch
     X_train, y_train, X_test, y_test = load_data(config, device, verbose=False)
     model = prepare_model(config, option).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.max_momentum, nesterov=True)
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)  # speed does not depend on the lr
     return model, make_train_batches(config, X_train, y_train), optimizer, scheduler, X_test, y_test
 
 
 def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") -> dict:
-    """Warm up, then one timed training epoch and one test pass in this process: seconds and peak RSS."""
+    """Warm up, then one timed training epoch and one test pass in this process: seconds, FLOPs and peak RSS."""
+    from .flops import training_flops
+    from .model import build_model
     from .train import evaluate, train_one_epoch
 
     if num_threads:
@@ -77,8 +85,10 @@ def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") ->
     evaluate(model, X_test, y_test)
     t3 = time.perf_counter()
     # the counts say what was timed, independently of how fast the machine was
+    images = len(batches.X) if hasattr(batches, "X") else len(batches.dataset)
     return dict(warmup_s=t1 - t0, train_s=t2 - t1, test_s=t3 - t2, threads=torch.get_num_threads(),
                 train_batches=len(batches), test_images=len(y_test),
+                train_gflop=training_flops(build_model(config.model, config.dropout), images) / 1e9,
                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -88,19 +98,20 @@ def profile_steps(config: TrainConfig, steps: int = 20, top: int = 8) -> list[tu
 
     model, batches, optimizer, scheduler, _, _ = training_setup(config)
     batches = list(islice(batches, steps + 3))
-    train_one_epoch(model, batches[:3], optimizer, scheduler, desc="warm-up", progress=False)
+    warm = min(3, len(batches) - 1)  # a tiny test subset may have only a couple of batches
+    train_one_epoch(model, batches[:warm], optimizer, scheduler, desc="warm-up", progress=False)
     with torch.profiler.profile() as prof:
-        train_one_epoch(model, batches[3:], optimizer, scheduler, desc="profiled", progress=False)
+        train_one_epoch(model, batches[warm:], optimizer, scheduler, desc="profiled", progress=False)
     events = prof.key_averages()
-    total = sum(e.self_cpu_time_total for e in events)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
     ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
     return [(e.key, e.self_cpu_time_total / total) for e in ranked]
 
 
-def run_child(config: TrainConfig, num_threads: int, option: str) -> dict:
-    """measure_once in a fresh Python process; a failure is one line with the child's own last words."""
+def run_child(config: TrainConfig, num_threads: int, option: str, task: str = "measure") -> dict:
+    """measure_once (or the peak, or a profile) in a fresh Python process; a failure is one line with its reason."""
     cmd = [sys.executable, "-m", "s4lib.benchmark", "--child", json.dumps(asdict(config)),
-           "--threads", str(num_threads), "--option", option]
+           "--threads", str(num_threads), "--option", option, "--task", task]
     done = subprocess.run(cmd, capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
@@ -112,8 +123,10 @@ def run_child(config: TrainConfig, num_threads: int, option: str) -> dict:
 
 def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names=tuple(VARIANTS)) -> dict:
     """Run every named variant once per round, `repeats` rounds; medians and ratios of the same invocation."""
-    runs = []
+    runs, peaks = [], []
     for k in range(repeats):
+        peaks.append(run_child(config, num_threads, "", "peak")["gflops"])
+        print(f"round {k + 1}/{repeats} matmul peak: {peaks[-1]:6.1f} GFLOP/s", flush=True)
         for name in names:
             _, overrides, threads, option = VARIANTS[name]
             r = dict(variant=name) | run_child(replace(config, **overrides), threads or num_threads, option)
@@ -121,10 +134,12 @@ def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names
                   f"warm-up {r['warmup_s']:5.1f} s, peak RSS {r['peak_rss_mib']:6.0f} MiB", flush=True)
             runs.append(r)
     median = {name: {key: statistics.median(r[key] for r in runs if r["variant"] == name)
-                     for key in ("train_s", "test_s", "warmup_s", "peak_rss_mib")} for name in names}
+                     for key in ("train_s", "test_s", "warmup_s", "peak_rss_mib", "train_gflop")} for name in names}
+    profiles = {name: run_child(replace(config, **VARIANTS[name][1]), num_threads, "", "profile")["top"]
+                for name in PROFILED if name in names}
     return dict(command="python -m s4lib benchmark", date=dt.date.today().isoformat(), config=asdict(config),
                 repeats=repeats, threads=num_threads, machine=machine(), variants={n: VARIANTS[n][0] for n in names},
-                runs=runs, median=median)
+                peak_gflops=max(peaks), runs=runs, median=median, profiles=profiles)
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -172,12 +187,26 @@ def main(argv: list[str] | None = None) -> None:
     # a child measures one variant in its own process (see run_child)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
+    p.add_argument("--task", default="measure", choices=("measure", "peak", "profile"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.command_text = "python -m s4lib.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.child:
-        print(json.dumps(measure_once(TrainConfig(**json.loads(args.child)), args.threads, args.option)))
+        print(json.dumps(child_task(args.task, TrainConfig(**json.loads(args.child)), args.threads, args.option)))
     else:
         run(args)
+
+
+def child_task(task: str, config: TrainConfig, num_threads: int, option: str) -> dict:
+    """What one fresh process measures: a training epoch, the matmul peak, or where a step's time goes."""
+    from .flops import peak_gflops
+
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    if task == "peak":
+        return dict(gflops=peak_gflops())
+    if task == "profile":
+        return dict(top=profile_steps(config))
+    return measure_once(config, num_threads, option)
 
 
 if __name__ == "__main__":

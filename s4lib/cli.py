@@ -176,19 +176,30 @@ def cmd_ablations(args) -> int | None:
     from .project import shown
 
     base = replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS)
-    picture = ROOT / "images" / "ablations.png"
-    if not args.out:  # the picture belongs to the committed record only
-        check_output(picture, "picture")
+    pictures = (ROOT / "images" / "ablations.png", ROOT / "images" / "first_steps.png")
+    if not args.out:  # the pictures belong to the committed record only
+        for picture in pictures:
+            check_output(picture, "picture")
     record = run_ablations(base, args.only or tuple(ABLATIONS), args.seeds, args.out, command_line(args), args.force)
     if record["runs"]:
         print(ablations_markdown(record))
     if record.get("incomplete"):
         return 130
     if not args.out:
-        from .plots import plot_ablations
+        from .plots import plot_ablations, plot_first_steps
 
-        plot_ablations(record, picture)
-        print(f"wrote {shown(picture)}")
+        plot_ablations(record, pictures[0])
+        plot_first_steps(record, path=pictures[1])
+        print(f"wrote {shown(pictures[0])} and {shown(pictures[1])}")
+
+
+def cmd_search(args) -> int | None:
+    from .experiments import run_search, search_markdown
+
+    record = run_search(config_from_args(args), args.name, args.out, command_line(args), args.force, args.seeds)
+    if record["runs"]:
+        print(search_markdown(record))
+    return 130 if record.get("incomplete") else None
 
 
 # flags that say where things go or how to continue, not what was run: left out of a record's command
@@ -208,6 +219,8 @@ def command_line(args: argparse.Namespace) -> str:
             continue
         if not action.option_strings:
             words.append(str(value))
+        elif isinstance(action, argparse.BooleanOptionalAction):
+            words.append(action.option_strings[0 if value else 1])
         elif action.nargs == 0:
             words.append(action.option_strings[0])
         else:
@@ -285,8 +298,14 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-epochs", type=int, help=f"epochs (default {d.num_epochs})")
     p.add_argument("--batch-size", type=int, help=f"images per step (default {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"peak OneCycle learning rate (default {d.lr})")
-    p.add_argument("--momentum", type=float, help=f"SGD (Nesterov) momentum (default {d.momentum})")
+    p.add_argument("--div-factor", type=float, help=f"the schedule starts at lr / this (default {d.div_factor})")
+    p.add_argument("--final-div-factor", type=float,
+                   help=f"and ends at lr / div-factor / this (default {d.final_div_factor})")
     p.add_argument("--pct-start", type=float, help=f"fraction of the steps spent warming up (default {d.pct_start})")
+    p.add_argument("--max-momentum", type=float,
+                   help=f"Nesterov momentum at the start and end of the cycle (default {d.max_momentum})")
+    p.add_argument("--base-momentum", type=float,
+                   help=f"Nesterov momentum at the peak learning rate (default {d.base_momentum})")
     p.add_argument("--dropout", type=float, help=f"dropout after conv blocks (default {d.dropout})")
     p.add_argument("--weight-decay", type=float, help=f"SGD weight decay (default {d.weight_decay})")
     p.add_argument("--max-rotation-deg", type=float, help=f"augmentation rotation (default {d.max_rotation_deg})")
@@ -296,6 +315,10 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help=f"folder holding MNIST/raw (default {d.data_root})")
     p.add_argument("--train-subset", type=int, help="train on the first N images only (0 = all)")
     p.add_argument("--test-subset", type=int, help="test on the first N test images only (0 = all)")
+    p.add_argument("--validation", type=int, help="hold out N training images (a fixed split) and evaluate on "
+                                                  "them instead of the test set (default 0: test set)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                   help=f"NHWC memory layout of the model (default {d.channels_last})")
     p.add_argument("--device", choices=list(DEVICES), help=f"where to train: auto = CUDA if present, else CPU "
                                                             f"(default {d.device})")
 
@@ -352,10 +375,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", help="run only these variants (names as in s4lib.experiments.ABLATIONS)")
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per variant (default 1)")
     p.add_argument("--out", help="write the record here instead of notebooks/results/ablations.json "
-                                 "(and no images/ablations.png)")
+                                 "(and no images/ablations.png or images/first_steps.png)")
     p.add_argument("--force", action="store_true", help="replace notebooks/results/ablations.json even if it holds "
                                                         "another experiment (without it, such a run is refused)")
     p.set_defaults(func=cmd_ablations, parser=p, command_defaults={"num_epochs": ABLATION_EPOCHS})
+
+    from .experiments import SEARCHES
+
+    p = sub.add_parser("search", help="compare design candidates on validation images held out of training "
+                                      "(the test set is never read)")
+    p.add_argument("name", choices=sorted(SEARCHES), help="which search (s4lib.experiments.SEARCHES)")
+    add_train_flags(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per candidate (default 1)")
+    p.add_argument("--out", help="write the record here instead of notebooks/results/search_NAME.json")
+    p.add_argument("--force", action="store_true", help="replace notebooks/results/search_NAME.json even if it "
+                                                        "holds another experiment (without it, such a run is refused)")
+    p.set_defaults(func=cmd_search, parser=p)
 
     from .benchmark import add_flags as add_benchmark_flags
 

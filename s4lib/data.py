@@ -284,6 +284,18 @@ def load_mnist(root: str | Path = "data", verbose: bool = True) -> tuple[Tensor,
             normalise(test.data, mean, std), test.targets.long())
 
 
+VALIDATION_SEED = 20_261_126  # fixes which training images are held out, whatever the training seed
+
+
+def hold_out(X: Tensor, y: Tensor, n: int, seed: int = VALIDATION_SEED) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Split off n examples chosen by a fixed permutation: X_rest, y_rest, X_held, y_held (disjoint, same every time)."""
+    if not 0 < n < len(X):
+        raise S4Error(f"cannot hold out {n} of {len(X)} images; choose 0 < n < {len(X)}")
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
+    rest, held = order[n:].sort().values, order[:n].sort().values  # sorted: the rest keeps the data set's order
+    return X[rest], y[rest], X[held], y[held]
+
+
 def affine_batch(X: Tensor, angle_deg: Tensor, shift_px: Tensor, background: float = 0.0) -> Tensor:
     """Rotate image i counter-clockwise by angle_deg[i] about its centre, then move it by shift_px[i] = (dx, dy)."""
     N, _, H, W = X.shape

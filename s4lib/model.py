@@ -19,20 +19,35 @@ class Architecture:
     block2: tuple[int, ...]  # 3x3 convs after the max-pool
     batchnorm: bool = True  # False only to measure what BatchNorm buys
     spatial_dropout: bool = False  # True: Dropout2d drops whole channels (one random draw per channel, not per pixel)
+    # which 3x3 convs get dropout (never the last): "all" of them, or only those "after_pool", where the maps
+    # are a quarter of the size, so a tenth of the random draws that cost most of a CPU training step
+    dropout_at: str = "all"
 
 
 PRESETS = {
-    # ~12k parameters: the main model of the README and notebook 02
-    "s4": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16)),
-    # under 8k parameters: same layout, narrower
+    # ~12k parameters: the main model of the README and notebook 02. The max-pool comes after 2 convs, so
+    # the costly full-resolution part is short (half of v1's FLOPs); dropout only after the max-pool
+    "s4": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), dropout_at="after_pool"),
+    # the main model until the speed work: max-pool after 3 convs, dropout after every conv but the last
+    "s4-v1": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16)),
+    # the speed search's candidates (notebooks/results/search_speed.json, where the first was called "s4")
+    "s4-pool-3": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), dropout_at="after_pool"),
+    "s4-pool-early": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), dropout_at="after_pool"),
+    # under 8k parameters: v1's layout, narrower
     "tiny": Architecture(block1=(8, 12, 12), squeeze=8, block2=(12, 12, 12, 12)),
     # under 5k parameters: the stretch goal, narrower again
     "micro": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10)),
+    # candidates of the search for a model under 5k parameters (python -m s4lib search micro)
+    "micro-ap": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool"),
+    "micro-p2": Architecture(block1=(8, 12), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool"),
     # ablations of the main model, all 12,114 parameters but the BN-free one
-    "s4-no-bn": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), batchnorm=False),
-    "s4-pool-early": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16)),
-    "s4-pool-late": Architecture(block1=(8, 16, 16, 16), squeeze=8, block2=(16, 16, 16)),
-    "s4-dropout2d": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), spatial_dropout=True),
+    "s4-no-bn": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), batchnorm=False,
+                             dropout_at="after_pool"),
+    "s4-pool-late": Architecture(block1=(8, 16, 16, 16), squeeze=8, block2=(16, 16, 16), dropout_at="after_pool"),
+    "s4-dropout-everywhere": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16)),
+    "s4-dropout2d": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), spatial_dropout=True,
+                                 dropout_at="after_pool"),
+    "s4-v1-dropout2d": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), spatial_dropout=True),
 }
 
 
@@ -57,10 +72,13 @@ class Net(nn.Module):
 
     def __init__(self, arch: Architecture, dropout: float = 0.05) -> None:
         super().__init__()
+        if arch.dropout_at not in ("all", "after_pool"):
+            raise S4Error(f"dropout_at must be 'all' or 'after_pool', got {arch.dropout_at!r}")
         layers: list[tuple[str, nn.Module]] = []
         c = 1
+        early = dropout if arch.dropout_at == "all" else 0.0
         for k, width in enumerate(arch.block1, start=1):
-            layers.append((f"conv{k}", conv_block(c, width, dropout, arch.batchnorm, arch.spatial_dropout)))
+            layers.append((f"conv{k}", conv_block(c, width, early, arch.batchnorm, arch.spatial_dropout)))
             c = width
         layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm)))
         c = arch.squeeze

@@ -35,15 +35,20 @@ def plot_error_curves(histories: dict, path: str | Path | None = None):
 
 
 def plot_history(history, path: str | Path | None = None):
-    """Train and test loss and accuracy per epoch."""
+    """Loss and accuracy per epoch: training batches, the training-set check, and the test set."""
     epochs = [e.epoch for e in history]
+    check = [e for e in history if e.train_check_acc is not None]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
-    ax_loss.plot(epochs, [e.train_loss for e in history], "o-", label="train (augmented, dropout on)")
+    ax_loss.plot(epochs, [e.train_loss for e in history], "o-", label="training batches (augmented, dropout on)")
+    ax_acc.plot(epochs, [100 * e.train_acc for e in history], "o-", label="training batches (augmented, dropout on)")
+    if check:
+        label = "training-set check (eval mode, no augmentation)"
+        ax_loss.plot([e.epoch for e in check], [e.train_check_loss for e in check], "s-", label=label)
+        ax_acc.plot([e.epoch for e in check], [100 * e.train_check_acc for e in check], "s-", label=label)
     ax_loss.plot(epochs, [e.test_loss for e in history], "o-", label="test")
+    ax_acc.plot(epochs, [100 * e.test_acc for e in history], "o-", label="test")
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_yscale("log")
-    ax_acc.plot(epochs, [100 * e.train_acc for e in history], "o-", label="train (augmented, dropout on)")
-    ax_acc.plot(epochs, [100 * e.test_acc for e in history], "o-", label="test")
     ax_acc.axhline(99.4, color="gray", ls="--", lw=1, label="99.4% goal")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_ylim(97.5, 100)
@@ -51,7 +56,30 @@ def plot_history(history, path: str | Path | None = None):
         ax.set_xlabel("epoch")
         ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_first_steps(record: dict, names=("baseline", "no BN", "no BN, lr 0.02", "lr 0.02", "dropout 0.25"),
+                     path: str | Path | None = None, window: int = 10):
+    """Training loss over the first steps of epoch 1, per variant (seed 1): good and broken designs side by side."""
+    import math
+
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for name in names:
+        run = next((r for r in record["runs"] if r["name"] == name and r.get("first_losses")), None)
+        if run is None:
+            continue
+        losses = np.array(run["first_losses"])
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")  # a mean of `window` steps
+        ax.plot(np.arange(window, len(losses) + 1), smooth, label=f"{name} (ends at {100 * run['final_test_acc']:.2f}%)")
+    ax.axhline(math.log(10), color="gray", ls="--", lw=1, label="ln 10: a uniform guess")
+    ax.set_xlabel("training step of epoch 1")
+    ax.set_ylabel(f"training loss (mean of {window} steps)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle("The first 100 steps tell good designs from broken ones")
     fig.tight_layout()
     return save(fig, path)
 

@@ -79,6 +79,11 @@ def ablations_experiment(record: dict) -> tuple:
     return where_free(record.get("base")), sorted(set(names)), sorted(set(seeds))
 
 
+def search_experiment(record: dict) -> tuple:
+    """What makes two search records the same experiment: the search, its base config, candidates and seeds."""
+    return (record.get("search"), where_free(record.get("base")), record.get("candidates"), record.get("seeds"))
+
+
 def benchmark_experiment(record: dict) -> tuple:
     """What makes two benchmark records the same experiment: config, variants, rounds and threads."""
     return (where_free(record.get("config")), sorted(record.get("variants", {})), record.get("repeats"),

@@ -49,15 +49,16 @@ def results_markdown(record: dict, last: int = 5) -> str:
     last3 = ", ".join(f"{100 * e['test_acc']:.2f}%" for e in h[-3:])
     lines = [f"**{record['num_params']:,} parameters, {len(h)} epochs, final-epoch test accuracy "
              f"{100 * h[-1]['test_acc']:.2f}%** (last 3 epochs: {last3}).", "",
-             "| epoch | lr | train loss | train acc | test loss | test acc | seconds (train + test) |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "| epoch | lr | train loss | train acc | train check acc | test loss | test acc | seconds (train + eval) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     shown = h if len(h) <= last + 1 else [h[0], None, *h[-last:]]
     for e in shown:
         if e is None:
-            lines.append("| … | | | | | | |")
+            lines.append("| … | | | | | | | |")
             continue
         acc = f"{100 * e['test_acc']:.2f}%"
-        lines.append(f"| {e['epoch']} | {e['lr']:.5f} | {e['train_loss']:.4f} | {100 * e['train_acc']:.2f}% | "
+        check = f"{100 * e['train_check_acc']:.2f}%" if e.get("train_check_acc") is not None else ""
+        lines.append(f"| {e['epoch']} | {e['lr']:.5f} | {e['train_loss']:.4f} | {100 * e['train_acc']:.2f}% | {check} | "
                      f"{e['test_loss']:.4f} | {'**' + acc + '**' if e is h[-1] else acc} | "
                      f"{e['seconds']:.0f} + {e['test_seconds']:.0f} |")
     return "\n".join(lines)
@@ -81,39 +82,79 @@ def read_block(text: str, name: str) -> str:
 
 def generated_blocks() -> dict[str, str]:
     """Every README block that code produces, by name."""
-    from .backprop import error_table_markdown, run_all
+    from .backprop import error_table_markdown, flattening_markdown, run_all
     from .model import build_model
 
-    blocks = {"error-table": error_table_markdown(run_all()),
+    histories = run_all()
+    blocks = {"error-table": error_table_markdown(histories), "flattening": flattening_markdown(histories),
               "architecture": architecture_table(build_model("s4"))}
     if MAIN_RECORD.exists():
         blocks["mnist-results"] = results_markdown(load_record())
     from .experiments import ablations_markdown, seeds_markdown
 
-    seeds = [load_record(p) for p in map(seeds_record_path, ("s4", "tiny", "micro")) if p.exists()]
+    seeds = [load_record(p) for p in map(seeds_record_path, seeds_presets()) if p.exists()]
     if seeds:
         blocks["seeds"] = seeds_markdown(seeds)
     if ABLATIONS_RECORD.exists():
         blocks["ablations"] = ablations_markdown(load_record(ABLATIONS_RECORD))
+    from .experiments import SEARCHES, search_markdown, search_record_path
+
+    for name in SEARCHES:
+        if search_record_path(name).exists():
+            blocks[f"search-{name}"] = search_markdown(load_record(search_record_path(name)))
     if BENCHMARK_RECORD.exists():
         blocks["benchmark"] = benchmark_markdown(load_record(BENCHMARK_RECORD))
+        if "profiles" in load_record(BENCHMARK_RECORD):
+            blocks["profile"] = profile_markdown(load_record(BENCHMARK_RECORD))
     return blocks
 
 
+def seeds_presets() -> list[str]:
+    """The presets with a seeds record, the main model first, then the smaller ones from large to small."""
+    from .model import PRESETS, build_model, count_parameters
+    from .records import RESULTS
+
+    names = [p.stem.removeprefix("seeds_") for p in RESULTS.glob("seeds_*.json") if ".partial" not in p.name]
+    sizes = {n: count_parameters(build_model(n)) if n in PRESETS else 0 for n in names}
+    return sorted(names, key=lambda n: (n != "s4", -sizes[n], n))
+
+
 def benchmark_markdown(record: dict) -> str:
-    """Medians of the speed benchmark and the ratios measured in the same invocation."""
-    m = record["median"]
-    lines = ["| variant | training epoch (s) | vs torchvision | vs default | test pass (s) | warm-up (s) | peak RSS (MiB) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    """Medians of the speed benchmark, ratios to v1 from the same invocation, and the share of the machine's peak."""
+    m, peak = record["median"], record.get("peak_gflops")
+    base = "v1" if "v1" in m else next(iter(m))
+    lines = ["| variant | training epoch (s) | faster than v1 | GFLOP per epoch | GFLOP/s | % of peak | "
+             "test pass (s) | peak RSS (MiB) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, what in record["variants"].items():
-        ratio = lambda ref: f"{m[ref]['train_s'] / m[name]['train_s']:.2f}x" if ref in m else ""  # noqa: E731
-        lines.append(f"| {what} | {m[name]['train_s']:.1f} | {ratio('torchvision')} | {ratio('memory')} | "
-                     f"{m[name]['test_s']:.1f} | {m[name]['warmup_s']:.1f} | {m[name]['peak_rss_mib']:.0f} |")
+        r = m[name]
+        gflops = r["train_gflop"] / r["train_s"] if "train_gflop" in r else None
+        lines.append(f"| {what} | {r['train_s']:.1f} | {m[base]['train_s'] / r['train_s']:.2f}x | "
+                     f"{fmt(r.get('train_gflop'), '.0f')} | {fmt(gflops, '.1f')} | "
+                     f"{fmt(100 * gflops / peak if gflops and peak else None, '.1f')} | "
+                     f"{r['test_s']:.1f} | {r['peak_rss_mib']:.0f} |")
+    peak_line = (f" The machine's peak, a 2048x2048 float32 matrix multiply measured in the same invocation (best "
+                 f"of {record['repeats']} rounds of 5), is {peak:.0f} GFLOP/s." if peak else "")
     lines += ["", f"Median of {record['repeats']} rounds; each round runs every variant once, in a fresh process, "
-              f"batch {record['config']['batch_size']}, model {record['config']['model']} unless named. "
-              f"\"vs\" is how many times faster than that variant's training epoch (above 1 = faster). "
+              f"batch {record['config']['batch_size']} unless named. \"Faster than v1\" is v1's epoch divided by "
+              f"the variant's (above 1 = faster). FLOPs count the convolutions and the Linear layer: 2 per "
+              f"multiply-add for the forward pass, times 3 for forward and backward; BatchNorm, ReLU, pooling, "
+              f"dropout and the augmentation are not counted.{peak_line} "
               f"Made by `{record['command']}` on {record['machine']}, {record['date']}."]
     return "\n".join(lines)
+
+
+def profile_markdown(record: dict) -> str:
+    """The operators that take the most CPU time in a training step, per profiled variant."""
+    lines = []
+    for name, top in record.get("profiles", {}).items():
+        shares = ", ".join(f"`{op}` {100 * share:.0f}%" for op, share in top[:5])
+        lines.append(f"- {record['variants'][name]}: {shares}")
+    return "\n".join(lines)
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """A number in a table cell, or nothing when the record predates it."""
+    return "" if value is None else format(value, spec)
 
 
 def refresh_readme(path: str | Path = README) -> Path:

@@ -19,6 +19,8 @@ from .model import PRESETS, build_model, count_parameters
 
 
 MAX_EPOCHS = 100  # a sane bound: the schedules here use 5 to 19
+TRAIN_CHECK_IMAGES = 5_000  # training images evaluated like the test set after every epoch
+FIRST_STEPS = 100  # training losses kept step by step at the start: the early comparison of designs
 UNIFORM_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
 WATCH_STEPS = 100  # after this many steps a loss still near UNIFORM_LOSS means the network is not learning
 
@@ -34,10 +36,15 @@ class TrainConfig:
     model: str = "s4"  # preset name in s4lib.model.PRESETS
     num_epochs: int = 15  # full passes over the 60,000 training images
     batch_size: int = 128  # images per SGD step
-    lr: float = 0.1  # peak learning rate of the OneCycle schedule
-    momentum: float = 0.9  # SGD momentum (Nesterov)
-    weight_decay: float = 0.0  # L2 penalty per step, SGD-style
+    lr: float = 0.1  # peak learning rate of the one-cycle schedule
+    div_factor: float = 10.0  # the schedule starts at lr / div_factor
+    final_div_factor: float = 100.0  # and ends at lr / div_factor / final_div_factor
     pct_start: float = 0.25  # fraction of all steps spent warming up to the peak lr
+    # SGD with Nesterov momentum; one-cycle moves the momentum opposite to the lr, every step:
+    # max_momentum at the start and end, base_momentum at the peak lr
+    max_momentum: float = 0.95
+    base_momentum: float = 0.85
+    weight_decay: float = 0.0  # L2 penalty per step, SGD-style
     dropout: float = 0.05  # drop probability after each conv block
     max_rotation_deg: float = 7.0  # augmentation: uniform rotation in [-x, x] degrees
     max_shift_px: float = 2.0  # augmentation: uniform shift in [-x, x] pixels, each axis
@@ -46,7 +53,9 @@ class TrainConfig:
     loader: str = "memory"  # "memory" (batched tensors) or "torchvision" (DataLoader, per-sample PIL)
     train_subset: int = 0  # use only the first N training images; 0 = all (tests use a few thousand)
     test_subset: int = 0  # use only the first N test images; 0 = all
+    validation: int = 0  # hold out N training images (a fixed split) and evaluate on them instead of the test set
     device: str = "auto"  # "auto" (CUDA when there is one, else CPU), "cpu", "cuda" or "mps"
+    channels_last: bool = True  # NHWC memory layout for the model's weights and activations (faster convs on CPU)
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be {rule}, got {getattr(self, name)!r}"
@@ -67,7 +76,10 @@ class TrainConfig:
             ("num_epochs", f"a whole number in 1..{MAX_EPOCHS}", lambda v: whole(v) and 1 <= v <= MAX_EPOCHS),
             ("batch_size", "a whole number in 1..60000", lambda v: whole(v) and 1 <= v <= 60_000),
             ("lr", "a positive finite number", lambda v: finite(v) and v > 0),
-            ("momentum", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
+            ("div_factor", "a number in [1, 1e4]", lambda v: finite(v) and 1 <= v <= 1e4),
+            ("final_div_factor", "a number in [1, 1e6]", lambda v: finite(v) and 1 <= v <= 1e6),
+            ("max_momentum", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
+            ("base_momentum", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
             ("weight_decay", "a finite number >= 0", lambda v: finite(v) and v >= 0),
             ("pct_start", "a number in (0, 1)", lambda v: finite(v) and 0 < v < 1),
             ("dropout", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
@@ -76,6 +88,7 @@ class TrainConfig:
             ("seed", "a whole number >= 0", lambda v: whole(v) and v >= 0),
             ("train_subset", "a whole number >= 0 (0 = all)", lambda v: whole(v) and v >= 0),
             ("test_subset", "a whole number >= 0 (0 = all)", lambda v: whole(v) and v >= 0),
+            ("validation", "a whole number in 0..30000", lambda v: whole(v) and 0 <= v <= 30_000),
         ]
 
 
@@ -98,9 +111,13 @@ class EpochLog:
     train_loss: float  # mean over the epoch's batches, with augmentation and dropout on
     train_acc: float  # fraction, same batches
     test_loss: float
-    test_acc: float  # fraction of the test set, model in eval mode
+    test_acc: float  # fraction of the test set (or the validation images), model in eval mode
     seconds: float  # training pass only
-    test_seconds: float
+    test_seconds: float  # the evaluation passes: test (or validation) set and the training-set check
+    # the training-set check: the first TRAIN_CHECK_IMAGES training images in eval mode, no augmentation,
+    # so train and test accuracy compare like with like (None in records made before it existed)
+    train_check_loss: float | None = None
+    train_check_acc: float | None = None
 
 
 @dataclass
@@ -113,6 +130,8 @@ class TrainResult:
     model: nn.Module | None = None
     interrupted: bool = False  # Ctrl-C stopped it; history holds the completed epochs
     diverged: str | None = None  # why a NaN or infinite loss stopped it; history holds the completed epochs
+    evaluated_on: str = "test"  # or "validation": images held out of the training set (config.validation)
+    first_losses: list[float] = field(default_factory=list)  # training loss of each of the first FIRST_STEPS steps
     device: str = "cpu"  # the device that ran it, as describe() names it
 
     @property
@@ -123,6 +142,7 @@ class TrainResult:
     def to_dict(self) -> dict:
         """JSON-ready record (no model)."""
         return dict(config=config_record(self.config), num_params=self.num_params, device=self.device,
+                    evaluated_on=self.evaluated_on, first_losses=self.first_losses,
                     history=[asdict(e) for e in self.history], interrupted=self.interrupted,
                     **({"diverged": self.diverged} if self.diverged else {}))
 
@@ -139,11 +159,12 @@ def config_record(config: TrainConfig) -> dict:
     return asdict(config) | dict(data_root=shown(config.data_root))
 
 
-def epoch_line(e: EpochLog, num_epochs: int, test_images: int = 10_000) -> str:
-    """The one log line printed per epoch."""
+def epoch_line(e: EpochLog, num_epochs: int, test_images: int = 10_000, split: str = "test") -> str:
+    """The one log line printed per epoch: training batches, the training-set check, then test (or validation)."""
+    check = f"check acc {100 * e.train_check_acc:6.2f}%  " if e.train_check_acc is not None else ""
     return (f"epoch {e.epoch:2d}/{num_epochs}  lr {e.lr:.4f}  "
-            f"train loss {e.train_loss:.4f} acc {100 * e.train_acc:6.2f}%  |  "
-            f"test loss {e.test_loss:.4f} acc {100 * e.test_acc:6.2f}% "
+            f"train loss {e.train_loss:.4f} acc {100 * e.train_acc:6.2f}%  {check}|  "
+            f"{'val' if split == 'validation' else split} loss {e.test_loss:.4f} acc {100 * e.test_acc:6.2f}% "
             f"({round(e.test_acc * test_images)}/{test_images})  |  {e.seconds:.1f}s + {e.test_seconds:.1f}s")
 
 
@@ -194,11 +215,12 @@ def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
 
 
 def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: bool = True,
-                    watch: bool = False) -> tuple[float, float]:
+                    watch: bool = False, first_losses: list[float] | None = None) -> tuple[float, float]:
     """One pass over the training batches; returns mean loss and accuracy.
 
     A NaN or infinite loss raises Diverged at once; with watch, a loss still near a uniform guess after
-    WATCH_STEPS steps prints one warning (the early sign of a network that is not going well).
+    WATCH_STEPS steps prints one warning (the early sign of a network that is not going well), and the
+    losses of the first FIRST_STEPS steps are appended to first_losses.
     """
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
@@ -212,6 +234,8 @@ def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: b
             bar.close()
             raise Diverged(f"the training loss became {loss.item()} at step {step} of {desc}; the learning rate is "
                            "probably too high for this model (without BatchNorm, try a 5-10x smaller --lr)")
+        if watch and first_losses is not None and step <= FIRST_STEPS:
+            first_losses.append(loss.item())
         if watch and step <= WATCH_STEPS:
             recent = (recent + [loss.item()])[-10:]
             if step == WATCH_STEPS and sum(recent) / len(recent) > 0.9 * UNIFORM_LOSS:
@@ -237,6 +261,22 @@ def training_state(result: TrainResult, optimizer, scheduler, batches) -> dict:
         loader_rng=batches.generator.get_state(), torch_rng=torch.get_rng_state(),
         # dropout on a GPU draws from that GPU's generator
         cuda_rng=torch.cuda.get_rng_state() if result.device.startswith("cuda") else None)
+
+
+def memory_format(config: TrainConfig) -> torch.memory_format:
+    """How the model lays out its tensors; the input has one channel, so NCHW and NHWC batches are the same bytes."""
+    return torch.channels_last if config.channels_last else torch.contiguous_format
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int):
+    """SGD with Nesterov momentum, and the one-cycle schedule that sets its lr and momentum every step."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.max_momentum,
+                                nesterov=True, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, epochs=config.num_epochs, steps_per_epoch=steps_per_epoch,
+        pct_start=config.pct_start, div_factor=config.div_factor, final_div_factor=config.final_div_factor,
+        cycle_momentum=True, base_momentum=config.base_momentum, max_momentum=config.max_momentum)
+    return optimizer, scheduler
 
 
 def config_differences(then: dict, now: TrainConfig) -> dict:
@@ -286,43 +326,42 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     X_train, y_train, X_test, y_test = load_data(config, device, verbose)
-    model = build_model(config.model, config.dropout).to(device)
-    result = TrainResult(config, count_parameters(model), model=model, device=describe(device))
+    model = build_model(config.model, config.dropout).to(device, memory_format=memory_format(config))
+    result = TrainResult(config, count_parameters(model), model=model, device=describe(device),
+                         evaluated_on="validation" if config.validation else "test")
     if verbose:
-        print(f"training {config.model} ({result.num_params:,} parameters) on {result.device}", flush=True)
+        on = f"; evaluated on {len(y_test):,} validation images held out of training" if config.validation else ""
+        print(f"training {config.model} ({result.num_params:,} parameters) on {result.device}{on}", flush=True)
     batches = make_train_batches(config, X_train, y_train)
     total_steps = config.num_epochs * len(batches)
     if config.pct_start * total_steps <= 1:
         raise S4Error(f"{total_steps} training steps leave no room for the one-cycle warm-up "
                       f"(pct_start {config.pct_start} of them must be more than 1 step); "
                       "train on more images or epochs, or with a smaller batch")
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=True, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, epochs=config.num_epochs, steps_per_epoch=len(batches),
-        pct_start=config.pct_start, div_factor=10.0, final_div_factor=100.0)
+    optimizer, scheduler = make_optimizer(config, model, len(batches))
     if resume:
         restore(load_checkpoint(checkpoint), result, optimizer, scheduler, batches, checkpoint)
         if verbose:
             print(f"resumed from {checkpoint} after epoch {len(result.history)}")
             for log in result.history:
-                print(epoch_line(log, config.num_epochs, len(y_test)))
+                print(epoch_line(log, config.num_epochs, len(y_test), result.evaluated_on))
     try:
         for epoch in range(len(result.history) + 1, config.num_epochs + 1):
             t0 = time.perf_counter()
             train_loss, train_acc = train_one_epoch(model, batches, optimizer, scheduler,
                                                     desc=f"epoch {epoch}/{config.num_epochs}", progress=verbose,
-                                                    watch=epoch == 1)
+                                                    watch=epoch == 1, first_losses=result.first_losses)
             t1 = time.perf_counter()
             test_loss, test_acc = evaluate(model, X_test, y_test)
+            check_loss, check_acc = evaluate(model, X_train[:TRAIN_CHECK_IMAGES], y_train[:TRAIN_CHECK_IMAGES])
             t2 = time.perf_counter()
             log = EpochLog(epoch, optimizer.param_groups[0]["lr"], train_loss, train_acc,
-                           test_loss, test_acc, t1 - t0, t2 - t1)
+                           test_loss, test_acc, t1 - t0, t2 - t1, check_loss, check_acc)
             result.history.append(log)
             if checkpoint:
                 save_atomic(training_state(result, optimizer, scheduler, batches), checkpoint)
             if verbose:
-                print(epoch_line(log, config.num_epochs, len(y_test)), flush=True)
+                print(epoch_line(log, config.num_epochs, len(y_test), result.evaluated_on), flush=True)
     except KeyboardInterrupt:
         result.interrupted = True
         print(f"\ninterrupted: {stopped_summary(result, checkpoint)}", flush=True)
@@ -346,10 +385,12 @@ def stopped_summary(result: TrainResult, checkpoint: str | Path | None) -> str:
 
 
 def load_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> tuple[torch.Tensor, ...]:
-    """X_train, y_train, X_test, y_test as the config asks (subsets), on the device."""
-    from .data import load_mnist
+    """X_train, y_train, X_test, y_test as the config asks (validation split, subsets), on the device."""
+    from .data import hold_out, load_mnist
 
     X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=verbose)
+    if config.validation:  # the test set stays unread: the held-out training images take its place
+        X_train, y_train, X_test, y_test = hold_out(X_train, y_train, config.validation)
     if config.train_subset:
         X_train, y_train = X_train[:config.train_subset], y_train[:config.train_subset]
     if config.test_subset:

@@ -10,34 +10,48 @@ DATA = str(Path(__file__).resolve().parents[1] / "data")
 
 def test_benchmark_records_every_variant_and_ratios():
     config = TrainConfig(batch_size=64, train_subset=128, test_subset=200, data_root=DATA)  # seconds, not minutes
-    record = benchmark(config, repeats=1, names=("memory", "one_thread", "channels_last"))
-    assert [r["variant"] for r in record["runs"]] == ["memory", "one_thread", "channels_last"]
+    record = benchmark(config, repeats=1, names=("v1", "one_thread", "nchw"))
+    assert [r["variant"] for r in record["runs"]] == ["v1", "one_thread", "nchw"]
     assert [r["threads"] for r in record["runs"]][1] == 1
     # the subsets are honoured: 128 images are 2 batches of 64, not a full epoch of 938
     assert [(r["train_batches"], r["test_images"]) for r in record["runs"]] == [(2, 200)] * 3
-    for name in ("memory", "one_thread", "channels_last"):
+    for name in ("v1", "one_thread", "nchw"):
         m = record["median"][name]
         assert m["train_s"] > 0 and m["test_s"] > 0 and m["peak_rss_mib"] > 100
     table = benchmark_markdown(record)
     assert table.count("\n") == 2 + 3 + 1
-    ratio = record["median"]["memory"]["train_s"] / record["median"]["one_thread"]["train_s"]
+    ratio = record["median"]["v1"]["train_s"] / record["median"]["one_thread"]["train_s"]
     assert f"| {VARIANTS['one_thread'][0]} |" in table and f"{ratio:.2f}x" in table
-    assert "vs torchvision" in table and "Made by `python -m s4lib benchmark`" in table
+    assert "faster than v1" in table and "% of peak" in table and "Made by `python -m s4lib benchmark`" in table
+    assert record["peak_gflops"] > 1 and set(record["profiles"]) == {"v1"}
 
 
-def test_channels_last_option_computes_the_same_function():
+def test_channels_last_layout_computes_the_same_function():
     import torch
 
     from s4lib.benchmark import prepare_model
 
     torch.manual_seed(0)
-    plain = prepare_model(TrainConfig()).eval()
+    plain = prepare_model(TrainConfig(channels_last=False)).eval()
     torch.manual_seed(0)
-    nhwc = prepare_model(TrainConfig(), "channels_last").eval()
+    nhwc = prepare_model(TrainConfig(channels_last=True)).eval()
     assert nhwc.features.conv2[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.features.conv2[0].weight.is_contiguous(memory_format=torch.channels_last)
     X = torch.randn(8, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(nhwc(X), plain(X), rtol=1e-4, atol=1e-5)
+
+
+def test_flops_are_counted_from_the_layers():
+    from s4lib.flops import multiply_adds, training_flops
+    from s4lib.model import build_model
+
+    model = build_model("s4-v1")
+    # positions x output channels x input channels x kernel area, per convolution; then the Linear layer, 16 x 10
+    by_hand = (26 * 26 * 8 * 1 * 9 + 24 * 24 * 16 * 8 * 9 + 22 * 22 * 16 * 16 * 9 + 11 * 11 * 8 * 16
+               + 9 * 9 * 16 * 8 * 9 + 7 * 7 * 16 * 16 * 9 + 5 * 5 * 16 * 16 * 9 + 3 * 3 * 16 * 16 * 9 + 16 * 10)
+    assert multiply_adds(model) == by_hand
+    assert training_flops(model, 10) == 2 * 3 * by_hand * 10
 
 
 def test_profile_names_the_operators_and_sees_dropout_only_when_it_is_on():

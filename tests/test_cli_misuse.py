@@ -62,7 +62,7 @@ def hand_made(config: TrainConfig, epochs: int = 2) -> TrainResult:
     ["seeds", "--model", "tiny", "--seeds", "1", "2"],
     ["ablations", "--only", "baseline"],
     ["ablations", "--lr", "0.05"],
-    ["benchmark", "--only", "memory", "--repeats", "1"],
+    ["benchmark", "--only", "default", "--repeats", "1"],
 ])
 def test_another_experiment_never_replaces_a_committed_record(argv, capsys, no_training):
     before = fingerprint(RESULTS, ROOT / "images")
@@ -166,7 +166,7 @@ def test_ctrl_c_before_the_first_checkpoint_says_none_was_written(tmp_path, caps
 
 @pytest.mark.parametrize("flag, value", [("--weight-decay", "nan"), ("--max-rotation-deg", "nan"),
                                          ("--max-shift-px", "inf"), ("--train-subset", "-59000"),
-                                         ("--test-subset", "-1"), ("--lr", "inf"), ("--momentum", "1.5"),
+                                         ("--test-subset", "-1"), ("--lr", "inf"), ("--max-momentum", "1.5"),
                                          ("--num-epochs", "100000"), ("--weight-decay", "-0.1")])
 def test_nonsense_settings_are_refused_before_anything_runs(capsys, no_training, flag, value):
     line = one_line_error(capsys, main(["train", flag, value]))

@@ -41,12 +41,17 @@ def test_ablations_record_each_variant(tmp_path):
     base = TrainConfig(num_epochs=1, batch_size=128, train_subset=1000, test_subset=500, data_root=DATA)
     record = run_ablations(base, names=("baseline", "no BN", "dropout 0"), out=tmp_path / "a.json",
                            command="python -m s4lib ablations --only baseline 'no BN' 'dropout 0'")
-    assert [r["name"] for r in record["runs"]] == ["baseline", "no BN", "dropout 0"]
-    assert record["runs"][1]["num_params"] < record["runs"][0]["num_params"]
+    # the baseline runs on every BASELINE_SEED: its spread is the noise the other rows are judged against
+    assert [(r["name"], r["seed"]) for r in record["runs"]] == [("baseline", k) for k in experiments.BASELINE_SEEDS] \
+        + [("no BN", 1), ("dropout 0", 1)]
+    assert record["runs"][-2]["num_params"] < record["runs"][0]["num_params"]
     assert json.loads((tmp_path / "a.json").read_text())["runs"] == record["runs"]
     table = ablations_markdown(record)
     assert table.count("\n") == 1 + 3 + 2
     assert "| dropout 0 |" in table and "Made by `python -m s4lib ablations --only baseline" in table
+    accs = [r["final_test_acc"] for r in record["runs"][:5]]
+    assert f"({100 * min(accs):.2f}–{100 * max(accs):.2f})" in table  # the baseline's range over its seeds
+    assert all(len(r["first_losses"]) == min(8, 100) for r in record["runs"])  # 1000 images = 8 steps of 128
     from s4lib.plots import plot_ablations
 
     plot_ablations(record, tmp_path / "a.png")
@@ -121,3 +126,20 @@ def test_records_report_the_last_epoch_not_the_best(tmp_path, monkeypatch):
     assert [r["final_test_acc"] for r in record["runs"]] == [0.98, 0.97]
     assert record["summary"]["min"] == 0.97 and record["summary"]["mean"] == pytest.approx(0.975)
     assert "| 98.00% | 99.00, 97.00, 98.00 |" in seeds_markdown([record])
+
+
+def test_a_variant_is_beyond_the_noise_only_outside_the_baselines_range(tmp_path):
+    from s4lib.experiments import ablations_markdown
+    from s4lib.plots import plot_first_steps
+
+    def run(name, seed, acc):
+        return dict(name=name, what=name, seed=seed, num_params=1, final_test_acc=acc, final_train_check_acc=acc,
+                    epoch_seconds=1.0, first_losses=[2.3 - k / 100 for k in range(100)])
+    record = dict(base=dict(num_epochs=5), command="c", machine="m", started="2026-11-26T00:00:00",
+                  runs=[run("baseline", 1, 0.990), run("baseline", 2, 0.992), run("dropout 0", 1, 0.991),
+                        run("lr 0.2", 1, 0.995), run("lr 0.02", 1, 0.980)])
+    rows = {line.split(" | ")[0].strip("| "): line for line in ablations_markdown(record).splitlines()}
+    assert "99.10% (99.00–99.20)" in rows["baseline"]
+    assert "| no |" in rows["dropout 0"] and "| higher |" in rows["lr 0.2"] and "| lower |" in rows["lr 0.02"]
+    plot_first_steps(record, names=("baseline", "lr 0.02"), path=tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 10_000

@@ -180,3 +180,17 @@ def test_per_class_accuracy_counts_each_digit_over_its_own_images():
     y_hat = torch.tensor([0, 0, 0, 1, 1, 0, 2, 0, 0, 0])
     # overall 5/10 correct; per class 3/4, 1/2, 1/4, and class 3 has no images
     assert per_class_accuracy(y_hat, y, num_classes=4) == [(3, 4), (1, 2), (1, 4), (0, 0)]
+
+
+def test_every_epoch_checks_the_training_set_like_the_test_set_and_keeps_the_first_losses(small_run):
+    from s4lib.train import TRAIN_CHECK_IMAGES
+
+    for e in small_run.history:
+        assert 0 < e.train_check_acc <= 1 and e.train_check_loss > 0
+    # the check runs in eval mode without augmentation, on fixed images: recomputing it gives the same number
+    X, y, _, _ = train_module.load_data(SMALL, torch.device("cpu"), verbose=False)
+    loss, acc = evaluate(small_run.model, X[:TRAIN_CHECK_IMAGES], y[:TRAIN_CHECK_IMAGES])
+    assert acc == small_run.final.train_check_acc and loss == pytest.approx(small_run.final.train_check_loss)
+    assert len(small_run.first_losses) == 47  # 3000 images in batches of 64: fewer than FIRST_STEPS steps
+    assert small_run.first_losses[0] > small_run.first_losses[-1]
+    assert small_run.to_dict()["first_losses"] == small_run.first_losses
