@@ -243,9 +243,8 @@ def cmd_readme(args) -> None:
     from .report import refresh_readme
 
     path = Path(args.path)
-    if not path.is_file():
-        problem = "is a folder" if path.is_dir() else "no such file"
-        raise S4Error(f"--path {path}: {problem}; give the README to refresh")
+    if not path.is_file():  # refresh_readme says why in one line
+        refresh_readme(path)
     # the README and the notebooks beside it are rewritten in place: refuse before the first one is touched
     targets = [path] + [nb for nb in (path.parent / "notebooks" / name for name in NOTEBOOKS) if nb.is_file()]
     locked = [str(t) for t in targets if not os.access(t, os.R_OK | os.W_OK)]

@@ -11,9 +11,9 @@ from typing import Callable
 from .errors import S4Error
 from .files import check_output
 from .project import shown
-from .records import (ABLATIONS_RECORD, ablations_experiment, guard_replace, machine, partial_path, seeds_experiment,
-                      seeds_record_path, write_record)
-from .train import TrainConfig, TrainResult, config_record, train
+from .records import (ABLATIONS_RECORD, ablations_experiment, guard_replace, machine, partial_path, search_experiment,
+                      search_record_path, seeds_experiment, seeds_record_path, write_record)
+from .train import TRAIN_CHECK_IMAGES, TrainConfig, TrainResult, config_record, train
 
 SEEDS = (1, 2, 3, 4, 5)
 
@@ -100,18 +100,9 @@ SEARCHES: dict[str, tuple[str, dict[str, tuple[str, dict]]]] = {
 VALIDATION_IMAGES = 10_000  # held out of the 60,000 training images; the other 50,000 train
 
 
-def search_record_path(name: str) -> Path:
-    """Where the record of a design search lives."""
-    from .records import RESULTS
-
-    return RESULTS / f"search_{name}.json"
-
-
 def run_search(base: TrainConfig, name: str, out: str | Path | None = None, command: str | None = None,
                force: bool = False, seeds=(1,)) -> dict:
-    """Train every candidate of a search on 50,000 training images and score it on the 10,000 held out."""
-    from .records import search_experiment
-
+    """Train every candidate of a search on the training images but VALIDATION_IMAGES and score it on those."""
     if name not in SEARCHES:
         raise S4Error(f"unknown search {name!r}; choose from {sorted(SEARCHES)}")
     question, candidates = SEARCHES[name]
@@ -134,8 +125,9 @@ def search_markdown(record: dict) -> str:
         lines.append(f"| {c} | {runs[0]['what']} | {runs[0]['num_params']:,} | "
                      f"{100 * statistics.mean(accs):.2f}%{spread} | "
                      f"{statistics.mean(r['epoch_seconds'] for r in runs):.1f} |")
-    lines += ["", f"{record['base']['num_epochs']} epochs on 50,000 training images, scored on the 10,000 held out "
-              f"(a fixed split); seed(s) {', '.join(map(str, record['seeds']))}. " + made_by(record)]
+    held = record["base"]["validation"]
+    lines += ["", f"{record['base']['num_epochs']} epochs on {60_000 - held:,} training images, scored on the "
+              f"{held:,} held out (a fixed split); seed(s) {', '.join(map(str, record['seeds']))}. " + made_by(record)]
     return "\n".join(lines)
 
 
@@ -241,6 +233,6 @@ def ablations_markdown(record: dict) -> str:
     epochs = record["base"]["num_epochs"]
     spread = (f"The baseline ran on {len(base)} seeds: its mean, with the range in brackets; a variant (one seed) "
               f"is \"beyond the noise\" only if it ends outside that range. " if base and len(base) > 1 else "")
-    lines += ["", f"{epochs} epochs per run. {spread}Train check: the final model on the first 5,000 training "
-              "images in eval mode, without augmentation, as the test set is measured. " + made_by(record)]
+    lines += ["", f"{epochs} epochs per run. {spread}Train check: the final model on the first "
+              f"{TRAIN_CHECK_IMAGES:,} training images in eval mode, without augmentation, as the test set is measured. " + made_by(record)]
     return "\n".join(lines)

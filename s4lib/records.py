@@ -32,6 +32,11 @@ def seeds_record_path(preset: str) -> Path:
     return RESULTS / f"seeds_{preset}.json"
 
 
+def search_record_path(name: str) -> Path:
+    """Where the record of a design search lives."""
+    return RESULTS / f"search_{name}.json"
+
+
 def partial_path(path: str | Path) -> Path:
     """Where an experiment keeps its finished runs until all are done (the record itself changes only then)."""
     path = Path(path)

@@ -10,7 +10,8 @@ from .errors import S4Error
 from .model import count_parameters
 from .project import PACKAGE_DIR
 from .receptive_field import receptive_field_table
-from .records import ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, seeds_record_path
+from .records import (ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, search_record_path,
+                      seeds_record_path)
 
 README = PACKAGE_DIR.parent / "README.md"
 
@@ -97,15 +98,16 @@ def generated_blocks() -> dict[str, str]:
         blocks["seeds"] = seeds_markdown(seeds)
     if ABLATIONS_RECORD.exists():
         blocks["ablations"] = ablations_markdown(load_record(ABLATIONS_RECORD))
-    from .experiments import SEARCHES, search_markdown, search_record_path
+    from .experiments import SEARCHES, search_markdown
 
     for name in SEARCHES:
         if search_record_path(name).exists():
             blocks[f"search-{name}"] = search_markdown(load_record(search_record_path(name)))
     if BENCHMARK_RECORD.exists():
-        blocks["benchmark"] = benchmark_markdown(load_record(BENCHMARK_RECORD))
-        if "profiles" in load_record(BENCHMARK_RECORD):
-            blocks["profile"] = profile_markdown(load_record(BENCHMARK_RECORD))
+        bench = load_record(BENCHMARK_RECORD)
+        blocks["benchmark"] = benchmark_markdown(bench)
+        if "profiles" in bench:
+            blocks["profile"] = profile_markdown(bench)
     return blocks
 
 
@@ -168,7 +170,8 @@ def refresh_readme(path: str | Path = README) -> Path:
 
     path = Path(path)
     if not path.is_file():
-        raise S4Error(f"{path} is not a file; give the README to refresh")
+        problem = "is a folder" if path.is_dir() else "no such file"
+        raise S4Error(f"--path {path}: {problem}; give the README to refresh")
     text = path.read_text()
     for name, content in generated_blocks().items():
         text = replace_block(text, name, content)
