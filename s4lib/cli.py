@@ -27,15 +27,11 @@ DPI_RANGE = (30, 600)  # below 30 the screenshots are unreadable; an A3 page at 
 def check_workbook_schedule(args) -> None:
     """The learning rates and iterations can be computed, each gets its own sheet, and the screenshot's exists."""
     from .backprop import check_schedule
-    from .workbook import sheet_name
+    from .workbook import check_sheet_names, sheet_name
 
     check_schedule(args.lr, args.iterations)
-    names = [sheet_name(lr) for lr in args.lr]
-    if len(set(names)) != len(names):
-        # sheets are named with 6 significant digits
-        raise S4Error(f"learning rates {' '.join(map(repr, args.lr))} give two sheets the same name "
-                      f"({' '.join(repr(n) for n in names)}); make them differ in the first 6 digits")
-    if not args.no_render and sheet_name(args.screenshot_lr) not in names:
+    check_sheet_names(args.lr)
+    if not args.no_render and sheet_name(args.screenshot_lr) not in map(sheet_name, args.lr):
         raise S4Error(f"--screenshot-lr {args.screenshot_lr:g} is none of the learning rates "
                       f"{' '.join(f'{lr:g}' for lr in args.lr)}")
 

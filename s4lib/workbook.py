@@ -212,13 +212,20 @@ def write_lr_sheet(ws, lr_cell: str, num_iterations: int) -> None:
     print_like_a_screen(ws, f"A1:{col(COLUMNS[-1])}{last}", title_rows=f"{HEADER_ROW - 1}:{HEADER_ROW}")
 
 
+def check_sheet_names(learning_rates) -> None:
+    """Every learning rate gets a sheet of its own: sheets are named with 6 significant digits."""
+    names = [sheet_name(lr) for lr in learning_rates]
+    if len(set(names)) != len(names):
+        raise ValueError(f"learning rates {' '.join(map(repr, learning_rates))} give two sheets the same name "
+                         f"({' '.join(repr(n) for n in names)}); make them differ in the first 6 digits")
+
+
 def build_workbook(learning_rates=LEARNING_RATES, num_iterations: int = NUM_ITERATIONS,
                    problem: Problem = CLASS_VALUES) -> Workbook:
     """The whole workbook in memory: summary sheet with inputs and chart, then one sheet per learning rate."""
     check_schedule(learning_rates, num_iterations)
     lrs = list(learning_rates)
-    if len(set(map(sheet_name, lrs))) != len(lrs):
-        raise ValueError(f"learning rates must differ, got {lrs}")
+    check_sheet_names(lrs)
     wb = Workbook()
     write_summary(wb.active, problem, lrs, num_iterations)
     wb.active.title = SUMMARY
