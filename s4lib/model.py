@@ -22,6 +22,7 @@ class Architecture:
     # which 3x3 convs get dropout (never the last): "all" of them, or only those "after_pool", where the maps
     # are a quarter of the size, so a tenth of the random draws that cost most of a CPU training step
     dropout_at: str = "all"
+    padded: int = 0  # how many of block1's first convs pad by 1 pixel, keeping 28x28: more positions, no parameters
 
 
 PRESETS = {
@@ -40,6 +41,10 @@ PRESETS = {
     # candidates of the search for a model under 5k parameters (python -m s4lib search micro)
     "micro-ap": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool"),
     "micro-p2": Architecture(block1=(8, 12), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool"),
+    # the second round of that search: the first conv padded, so the maps stay larger (python -m s4lib search micro-2)
+    "micro-pad": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10), padded=1),
+    "micro-p2-pad": Architecture(block1=(8, 12), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool",
+                                 padded=1),
     # ablations of the main model, all 12,114 parameters but the BN-free one
     "s4-no-bn": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), batchnorm=False,
                              dropout_at="after_pool"),
@@ -52,10 +57,10 @@ PRESETS = {
 
 
 def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True,
-               spatial_dropout: bool = False) -> nn.Sequential:
-    """3x3 conv (no padding, no bias: BN supplies the shift) -> BatchNorm -> ReLU -> Dropout (if > 0)."""
+               spatial_dropout: bool = False, padding: int = 0) -> nn.Sequential:
+    """3x3 conv (no padding unless asked, no bias: BN supplies the shift) -> BatchNorm -> ReLU -> Dropout (if > 0)."""
     norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
-    layers = [nn.Conv2d(c_in, c_out, 3, bias=not batchnorm), *norm, nn.ReLU()]
+    layers = [nn.Conv2d(c_in, c_out, 3, padding=padding, bias=not batchnorm), *norm, nn.ReLU()]
     if dropout > 0:
         layers.append(nn.Dropout2d(dropout) if spatial_dropout else nn.Dropout(dropout))
     return nn.Sequential(*layers)
@@ -74,11 +79,14 @@ class Net(nn.Module):
         super().__init__()
         if arch.dropout_at not in ("all", "after_pool"):
             raise S4Error(f"dropout_at must be 'all' or 'after_pool', got {arch.dropout_at!r}")
+        if not 0 <= arch.padded <= len(arch.block1):
+            raise S4Error(f"padded must be in 0..{len(arch.block1)} (the convs before the max-pool), got {arch.padded}")
         layers: list[tuple[str, nn.Module]] = []
         c = 1
         early = dropout if arch.dropout_at == "all" else 0.0
         for k, width in enumerate(arch.block1, start=1):
-            layers.append((f"conv{k}", conv_block(c, width, early, arch.batchnorm, arch.spatial_dropout)))
+            layers.append((f"conv{k}", conv_block(c, width, early, arch.batchnorm, arch.spatial_dropout,
+                                                  padding=int(k <= arch.padded))))
             c = width
         layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm)))
         c = arch.squeeze

@@ -44,8 +44,10 @@ def partial_path(path: str | Path) -> Path:
 
 
 def machine() -> str:
-    """A short description of where the numbers come from."""
-    return f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, torch {torch.__version__}"
+    """A short description of where the numbers come from (torch threads named when not one per core)."""
+    threads = torch.get_num_threads()
+    limited = f", {threads} torch thread{'s' * (threads > 1)}" if threads != os.cpu_count() else ""
+    return f"{os.cpu_count()} CPU cores{limited}, {platform.processor() or platform.machine()}, torch {torch.__version__}"
 
 
 def load_record(path: str | Path = MAIN_RECORD) -> dict:

@@ -25,6 +25,7 @@ def test_seeds_record_every_seed_and_summary(tmp_path):
     table = seeds_markdown([record])
     assert table.count("\n") == 1 + 2 + 1 + 2
     assert "min / mean" in table
+    assert "| 1 | 3 |" in table and "| 1 | 4 |" in table  # epochs, then seed: a record of another length says so
     assert "Made by `python -m s4lib seeds --seeds 3 4` on" in table
     assert not (tmp_path / "seeds.partial.json").exists()  # progress file gone once the record is complete
 
@@ -143,3 +144,19 @@ def test_a_variant_is_beyond_the_noise_only_outside_the_baselines_range(tmp_path
     assert "| no |" in rows["dropout 0"] and "| higher |" in rows["lr 0.2"] and "| lower |" in rows["lr 0.02"]
     plot_first_steps(record, names=("baseline", "lr 0.02"), path=tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
+def test_machine_names_torch_threads_only_when_not_one_per_core(monkeypatch):
+    import os
+
+    import torch
+
+    from s4lib.records import machine
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert machine().startswith("4 CPU cores, ")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert machine().startswith("4 CPU cores, 1 torch thread, ")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert machine().startswith("4 CPU cores, 2 torch threads, ")

@@ -76,3 +76,18 @@ def test_receptive_field_of_a_hand_computed_network():
 def test_bad_model_arguments_are_refused(preset, dropout):
     with pytest.raises(S4Error):
         build_model(preset, dropout)
+
+
+def test_padding_keeps_the_size_and_adds_no_parameters():
+    from dataclasses import replace
+
+    from s4lib.model import Net
+
+    plain = PRESETS["micro-ap"]
+    padded = Net(replace(plain, padded=1))
+    assert count_parameters(padded) == count_parameters(Net(plain))
+    sizes = [r.size_out for r in receptive_field_table(padded)]
+    assert sizes[:3] == [28, 28, 26]  # the image, conv1 keeps 28x28, conv2 does not
+    assert padded(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(S4Error, match="padded"):
+        Net(replace(plain, padded=4))
