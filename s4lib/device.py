@@ -34,6 +34,11 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        threads = torch.get_num_threads()
-        return f"cpu ({threads} thread{'s' * (threads > 1)})"
+        return f"cpu ({threads_phrase()})"
     return device.type
+
+
+def threads_phrase(noun: str = "thread") -> str:
+    """How many threads torch computes with on the CPU, e.g. '1 thread' or '2 threads'."""
+    threads = torch.get_num_threads()
+    return f"{threads} {noun}{'s' * (threads > 1)}"

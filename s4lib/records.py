@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from .device import threads_phrase
 from .errors import S4Error
 from .files import atomic_write
 from .project import clone_root, shown
@@ -45,8 +46,7 @@ def partial_path(path: str | Path) -> Path:
 
 def machine() -> str:
     """A short description of where the numbers come from (torch threads named when not one per core)."""
-    threads = torch.get_num_threads()
-    limited = f", {threads} torch thread{'s' * (threads > 1)}" if threads != os.cpu_count() else ""
+    limited = f", {threads_phrase('torch thread')}" if torch.get_num_threads() != os.cpu_count() else ""
     return f"{os.cpu_count()} CPU cores{limited}, {platform.processor() or platform.machine()}, torch {torch.__version__}"
 
 
