@@ -106,7 +106,8 @@ SEARCHES: dict[str, tuple[str, dict[str, tuple[str, dict]]]] = {
         "micro, batch 64": ("micro with batch 64: twice the steps per epoch", dict(model="micro", batch_size=64)),
     }),
 }
-VALIDATION_IMAGES = 10_000  # held out of the 60,000 training images; the other 50,000 train
+MNIST_TRAIN_IMAGES = 60_000
+VALIDATION_IMAGES = 10_000  # held out of the MNIST training images; the other 50,000 train
 
 
 def run_search(base: TrainConfig, name: str, out: str | Path | None = None, command: str | None = None,
@@ -127,16 +128,13 @@ def run_search(base: TrainConfig, name: str, out: str | Path | None = None, comm
 def search_markdown(record: dict) -> str:
     """One row per candidate: parameters, final validation accuracy (mean over seeds) and seconds per epoch."""
     lines = ["| candidate | what it is | parameters | final validation acc | s / epoch |", "|---|---|---:|---:|---:|"]
-    for c in dict.fromkeys(r["name"] for r in record["runs"]):
-        runs = [r for r in record["runs"] if r["name"] == c]
-        accs = [r["final_test_acc"] for r in runs]
-        spread = f" ({100 * min(accs):.2f}–{100 * max(accs):.2f})" if len(accs) > 1 else ""
+    for c, runs in runs_by_name(record["runs"]).items():
         lines.append(f"| {c} | {runs[0]['what']} | {runs[0]['num_params']:,} | "
-                     f"{100 * statistics.mean(accs):.2f}%{spread} | "
+                     f"{mean_and_range([r['final_test_acc'] for r in runs])} | "
                      f"{statistics.mean(r['epoch_seconds'] for r in runs):.1f} |")
     held = record["base"]["validation"]
     lines += ["", f"{record['base']['num_epochs']} epochs unless the candidate names another number, on "
-              f"{60_000 - held:,} training images, scored on the "
+              f"{MNIST_TRAIN_IMAGES - held:,} training images, scored on the "
               f"{held:,} held out (a fixed split); seed(s) {', '.join(map(str, record['seeds']))}. " + made_by(record)]
     return "\n".join(lines)
 
@@ -212,6 +210,20 @@ def ablation_group(name: str) -> str:
     return re.split(r"[ ,]+", name.removeprefix("no "))[0].lower().removesuffix("2d")
 
 
+def runs_by_name(runs: list[dict]) -> dict[str, list[dict]]:
+    """The runs of a record grouped by candidate or variant name, in the order they first ran."""
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        groups.setdefault(r["name"], []).append(r)
+    return groups
+
+
+def mean_and_range(accs: list[float]) -> str:
+    """A mean accuracy in percent, with the range over seeds in brackets when there are several."""
+    spread = f" ({100 * min(accs):.2f}–{100 * max(accs):.2f})" if len(accs) > 1 else ""
+    return f"{100 * statistics.mean(accs):.2f}%{spread}"
+
+
 def made_by(record: dict) -> str:
     """One line under a table: the command that re-makes it, the machine and the date it ran."""
     return f"Made by `{record['command']}` on {record['machine']}, {record['started'][:10]}."
@@ -220,27 +232,23 @@ def made_by(record: dict) -> str:
 def ablations_markdown(record: dict) -> str:
     """One row per variant: final test accuracy, its change from the baseline and whether the baseline's own
     spread over seeds already covers it, the training-set check, and seconds per epoch."""
-    runs = record["runs"]
-    names = sorted(dict.fromkeys(r["name"] for r in runs), key=ablation_order)
-    acc = {name: [r["final_test_acc"] for r in runs if r["name"] == name] for name in names}
+    groups = runs_by_name(record["runs"])
+    acc = {name: [r["final_test_acc"] for r in runs] for name, runs in groups.items()}
     base = acc.get("baseline")
     lines = ["| variant | what changes | parameters | final test acc | vs baseline | beyond the noise? | "
              "train check acc | s / epoch |", "|---|---|---:|---:|---:|:---:|---:|---:|"]
-    for name in names:
-        r = next(r for r in runs if r["name"] == name)
+    for name in sorted(groups, key=ablation_order):
+        runs = groups[name]
         mean = statistics.mean(acc[name])
-        shown_acc = f"{100 * mean:.2f}%" + (f" ({100 * min(acc[name]):.2f}–{100 * max(acc[name]):.2f})"
-                                            if len(acc[name]) > 1 else "")
         delta = beyond = ""
         if base and name != "baseline":
             delta = f"{100 * (mean - statistics.mean(base)):+.2f}"
             beyond = "no" if min(base) <= mean <= max(base) else ("higher" if mean > max(base) else "lower")
-        checks = [x["final_train_check_acc"] for x in runs if x["name"] == name
-                  if x.get("final_train_check_acc") is not None]
+        checks = [r["final_train_check_acc"] for r in runs if r.get("final_train_check_acc") is not None]
         check = f"{100 * statistics.mean(checks):.2f}%" if checks else ""
-        seconds = statistics.mean(x["epoch_seconds"] for x in runs if x["name"] == name)
-        lines.append(f"| {name} | {r['what']} | {r['num_params']:,} | {shown_acc} | {delta} | {beyond} | "
-                     f"{check} | {seconds:.1f} |")
+        seconds = statistics.mean(r["epoch_seconds"] for r in runs)
+        lines.append(f"| {name} | {runs[0]['what']} | {runs[0]['num_params']:,} | {mean_and_range(acc[name])} | "
+                     f"{delta} | {beyond} | {check} | {seconds:.1f} |")
     epochs = record["base"]["num_epochs"]
     spread = (f"The baseline ran on {len(base)} seeds: its mean, with the range in brackets; a variant (one seed) "
               f"is \"beyond the noise\" only if it ends outside that range. " if base and len(base) > 1 else "")
