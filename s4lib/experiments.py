@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import statistics
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -167,15 +167,27 @@ def seeds_markdown(records: list[dict]) -> str:
         epochs = rec["config"]["num_epochs"]
         for r in rec["runs"]:
             last3 = ", ".join(f"{100 * a:.2f}" for a in r["last3_test_acc"])
-            lines.append(f"| {rec['config']['model']} | {r['num_params']:,} | {epochs} | {r['seed']} | "
+            lines.append(f"| {model_label(rec['config'])} | {r['num_params']:,} | {epochs} | {r['seed']} | "
                          f"{100 * r['final_test_acc']:.2f}% | {last3} | {r['seconds'] / 60:.1f} |")
         s = rec["summary"]
         verdict = "every seed ≥ 99.4%" if s["all_at_least_99_4"] else "a seed < 99.4%"
-        lines.append(f"| **{rec['config']['model']}** | | | **min / mean** | **{100 * s['min']:.2f}% / "
+        lines.append(f"| **{model_label(rec['config'])}** | | | **min / mean** | **{100 * s['min']:.2f}% / "
                      f"{100 * s['mean']:.3f}%** | {verdict} | |")  # 3 decimals: a goal may sit on the 2nd
     lines.append("")
     lines += [f"- {made_by(rec)}" for rec in records]
     return "\n".join(lines)
+
+
+# how a table names a training setting that differs from today's TrainConfig()
+SETTING_WORDS = {"lr": "lr {:g}", "dropout": "dropout {:g}", "batch_size": "batch {}", "weight_decay": "weight decay {:g}",
+                 "max_rotation_deg": "rotation ±{:g}°", "max_shift_px": "shift ±{:g} px"}
+
+
+def model_label(config: dict) -> str:
+    """A recorded run's preset, with every training setting that differs from today's TrainConfig() in brackets."""
+    default = asdict(TrainConfig())
+    changed = [words.format(config[k]) for k, words in SETTING_WORDS.items() if k in config and config[k] != default[k]]
+    return config["model"] + (f" ({', '.join(changed)})" if changed else "")
 
 
 # name -> (what it changes, TrainConfig overrides); every run shares ABLATION_EPOCHS and the seed.

@@ -10,8 +10,7 @@ from .errors import S4Error
 from .model import count_parameters
 from .project import PACKAGE_DIR
 from .receptive_field import receptive_field_table
-from .records import (ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, search_record_path,
-                      seeds_record_path)
+from .records import ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, search_record_path
 
 README = PACKAGE_DIR.parent / "README.md"
 
@@ -93,7 +92,7 @@ def generated_blocks() -> dict[str, str]:
         blocks["mnist-results"] = results_markdown(load_record())
     from .experiments import ablations_markdown, seeds_markdown
 
-    seeds = [load_record(p) for p in map(seeds_record_path, seeds_presets()) if p.exists()]
+    seeds = seeds_records()
     if seeds:
         blocks["seeds"] = seeds_markdown(seeds)
     if ABLATIONS_RECORD.exists():
@@ -111,14 +110,14 @@ def generated_blocks() -> dict[str, str]:
     return blocks
 
 
-def seeds_presets() -> list[str]:
-    """The presets with a seeds record, the main model first, then the smaller ones from large to small."""
-    from .model import PRESETS, build_model, count_parameters
+def seeds_records() -> list[dict]:
+    """Every seeds record, the main model first, then the smaller ones from large to small."""
     from .records import RESULTS
 
-    names = [p.stem.removeprefix("seeds_") for p in RESULTS.glob("seeds_*.json") if ".partial" not in p.name]
-    sizes = {n: count_parameters(build_model(n)) if n in PRESETS else 0 for n in names}
-    return sorted(names, key=lambda n: (n != "s4", -sizes[n], n))
+    paths = sorted(p for p in RESULTS.glob("seeds_*.json") if ".partial" not in p.name)
+    records = [load_record(p) for p in paths]
+    return sorted(records, key=lambda r: (r["config"]["model"] != "s4", -r["runs"][0]["num_params"],
+                                          r["config"]["model"], r["config"]["num_epochs"]))
 
 
 def benchmark_markdown(record: dict) -> str:

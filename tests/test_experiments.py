@@ -1,6 +1,6 @@
 """The seeds and ablation experiments record every run and summarise honestly."""
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -160,3 +160,10 @@ def test_machine_names_torch_threads_only_when_not_one_per_core(monkeypatch):
     assert machine().startswith("4 CPU cores, 1 torch thread, ")
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     assert machine().startswith("4 CPU cores, 2 torch threads, ")
+
+
+def test_a_seeds_table_names_every_setting_that_differs_from_todays_config():
+    config = dict(asdict(TrainConfig(model="micro", num_epochs=19, seed=3)))
+    assert experiments.model_label(config) == "micro"  # epochs and seed have their own columns
+    config |= dict(max_rotation_deg=5.0, max_shift_px=1.0, lr=TrainConfig().lr * 2)
+    assert experiments.model_label(config) == f"micro (lr {TrainConfig().lr * 2:g}, rotation ±5°, shift ±1 px)"
