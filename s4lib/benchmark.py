@@ -31,7 +31,7 @@ VARIANTS: dict[str, tuple[str, dict, int, str]] = {
     "default": ("the main config: max-pool after 2 convs, dropout after it, channels_last", {}, 0, ""),
     "no_dropout": ("the main config without dropout (what dropout still costs)", dict(dropout=0.0), 0, ""),
     "v1_dropout2d": ("v1 with Dropout2d: one draw per channel, at every conv", dict(model="s4-v1-dropout2d"), 0, ""),
-    "batch_256": ("the main config, batch 256 and peak lr 0.2", dict(batch_size=256, lr=0.2), 0, ""),
+    "batch_256": ("the main config, batch 256 and peak lr 0.8", dict(batch_size=256, lr=0.8), 0, ""),
     "pool_after_3": ("the main config with the max-pool after 3 convs, as in v1 (twice the FLOPs)",
                      dict(model="s4-pool-3"), 0, ""),
     "nchw": ("the main config in the NCHW memory layout instead of channels_last", dict(channels_last=False), 0, ""),

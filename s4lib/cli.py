@@ -92,11 +92,12 @@ def cmd_workbook(args) -> None:
     print(error_table_markdown(histories, [n for n in (1, 10, 50, 100) if n <= args.iterations]))
 
 
-def config_from_args(args):
+def config_from_args(args, defaults: dict | None = None):
+    """The TrainConfig the flags ask for; settings no flag names come from defaults, then from TrainConfig()."""
     from .train import TrainConfig
 
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    return TrainConfig(**given)
+    return TrainConfig(**((defaults or {}) | given))
 
 
 def check_train_outputs(args) -> None:
@@ -190,9 +191,10 @@ def cmd_ablations(args) -> int | None:
 
 
 def cmd_search(args) -> int | None:
-    from .experiments import run_search, search_markdown
+    from .experiments import SEARCH_SETTINGS, run_search, search_markdown
 
-    record = run_search(config_from_args(args), args.name, args.out, command_line(args), args.force, args.seeds)
+    # a search starts from the settings it ran with, so its command re-makes it after the defaults move on
+    record = run_search(config_from_args(args, SEARCH_SETTINGS.get(args.name)), args.name, args.out, command_line(args), args.force, args.seeds)
     if record["runs"]:
         print(search_markdown(record))
     return 130 if record.get("incomplete") else None

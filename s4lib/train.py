@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .device import DEVICES, describe, resolve_device
 from .errors import S4Error
-from .model import PRESETS, build_model, count_parameters
+from .model import DROPOUT, PRESETS, build_model, count_parameters
 
 
 MAX_EPOCHS = 100  # a sane bound: the schedules here use 5 to 19
@@ -36,7 +36,7 @@ class TrainConfig:
     model: str = "s4"  # preset name in s4lib.model.PRESETS
     num_epochs: int = 15  # full passes over the 60,000 training images
     batch_size: int = 128  # images per SGD step
-    lr: float = 0.1  # peak learning rate of the one-cycle schedule
+    lr: float = 0.4  # peak learning rate of the one-cycle schedule (0.1 until the validation search "main")
     div_factor: float = 10.0  # the schedule starts at lr / div_factor
     final_div_factor: float = 100.0  # and ends at lr / div_factor / final_div_factor
     pct_start: float = 0.25  # fraction of all steps spent warming up to the peak lr
@@ -45,7 +45,7 @@ class TrainConfig:
     max_momentum: float = 0.95
     base_momentum: float = 0.85
     weight_decay: float = 0.0  # L2 penalty per step, SGD-style
-    dropout: float = 0.05  # drop probability after each conv block
+    dropout: float = DROPOUT  # drop probability after each conv block that has dropout
     max_rotation_deg: float = 7.0  # augmentation: uniform rotation in [-x, x] degrees
     max_shift_px: float = 2.0  # augmentation: uniform shift in [-x, x] pixels, each axis
     seed: int = 1  # seeds weights, batch order and augmentation

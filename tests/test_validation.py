@@ -65,3 +65,24 @@ def test_search_scores_candidates_on_validation_and_records_them(tmp_path, monke
         experiments.SEARCHES["speed"][1])
     table = search_markdown(record)
     assert "| pool after 3 |" in table and "98.00%" in table and "final validation acc" in table
+
+
+def test_a_search_command_re_runs_with_the_settings_it_ran_with_unless_a_flag_names_another(tmp_path, monkeypatch):
+    from s4lib.cli import main
+
+    seen = []
+
+    def fake_train(config):
+        from s4lib.train import EpochLog, TrainResult
+
+        seen.append(config)
+        return TrainResult(config, 12114, history=[EpochLog(1, 0.01, 0.1, 0.9, 0.1, 0.97, 1.0, 0.1)],
+                           evaluated_on="validation")
+    monkeypatch.setattr(experiments, "train", fake_train)
+    pinned = experiments.SEARCH_SETTINGS["main"]
+    assert main(["search", "main", "--data-root", DATA, "--out", str(tmp_path / "a.json")]) == 0
+    assert json.loads((tmp_path / "a.json").read_text())["base"]["lr"] == pinned["lr"] != TrainConfig().lr
+    assert seen[0].lr == pinned["lr"] and seen[0].dropout == pinned["dropout"]  # candidate "main": as it ran
+    seen.clear()
+    assert main(["search", "main", "--lr", "0.3", "--data-root", DATA, "--out", str(tmp_path / "b.json")]) == 0
+    assert seen[0].lr == 0.3 and seen[0].dropout == pinned["dropout"]
