@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import S4Error
 from .files import check_distinct, check_output
-from .project import NOTEBOOKS
+from .project import NOTEBOOKS, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,16 +78,16 @@ def cmd_workbook(args) -> None:
                       "give fewer") from None
     except OSError as e:
         raise S4Error(f"--out {out}: could not write it ({e.strerror or e})") from None
-    print(f"wrote {path}")
+    print(f"wrote {shown(path)}")
     plot_error_curves(histories, pngs["curves"])
-    print(f"wrote {pngs['curves']}")
+    print(f"wrote {shown(pngs['curves'])}")
     if not args.no_render:
         # the pictures come from the file just written, recalculated by LibreOffice
         shots = render_pages_with(path, {"Backpropagation by hand": pngs["summary"],
                                          f"Sheet '{sheet_name(args.screenshot_lr)}'": pngs["iterations"]},
                                   dpi=args.dpi)
         for png in shots.values():
-            print(f"wrote {png}")
+            print(f"wrote {shown(png)}")
     print()
     print(error_table_markdown(histories, [n for n in (1, 10, 50, 100) if n <= args.iterations]))
 
@@ -170,7 +170,6 @@ def cmd_ablations(args) -> int | None:
     from dataclasses import replace
 
     from .experiments import ABLATION_EPOCHS, ABLATIONS, ablations_markdown, run_ablations
-    from .project import shown
 
     base = replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS)
     pictures = (ROOT / "images" / "ablations.png", ROOT / "images" / "first_steps.png")
@@ -237,7 +236,6 @@ def cmd_benchmark(args) -> None:
 def cmd_readme(args) -> None:
     import os
 
-    from .project import shown
     from .report import refresh_readme
 
     path = Path(args.path)
