@@ -193,7 +193,8 @@ def cmd_search(args) -> int | None:
     from .experiments import SEARCH_SETTINGS, run_search, search_markdown
 
     # a search starts from the settings it ran with, so its command re-makes it after the defaults move on
-    record = run_search(config_from_args(args, SEARCH_SETTINGS.get(args.name)), args.name, args.out, command_line(args), args.force, args.seeds)
+    config = config_from_args(args, SEARCH_SETTINGS.get(args.name))
+    record = run_search(config, args.name, args.out, command_line(args), args.force, args.seeds)
     if record["runs"]:
         print(search_markdown(record))
     return 130 if record.get("incomplete") else None

@@ -121,7 +121,8 @@ SEARCHES: dict[str, tuple[str, dict[str, tuple[str, dict]]]] = {
     "main": ("whether the main model's accuracy rises with the two changes the 5-epoch ablations liked best "
              "(issue: twice as fast, accuracy held); at most 15 epochs", {
         "main": ("the main config as it is: lr 0.1, dropout 0.05", {}),
-            "dropout 0.1": ("dropout 0.1 after each conv after the max-pool but the last", dict(dropout=0.1)),
+        "lr 0.4": ("peak learning rate 0.4", dict(lr=0.4)),
+        "dropout 0.1": ("dropout 0.1 after each conv after the max-pool but the last", dict(dropout=0.1)),
         "lr 0.4, dropout 0.1": ("both", dict(lr=0.4, dropout=0.1)),
     }),
 }

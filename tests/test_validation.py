@@ -86,3 +86,17 @@ def test_a_search_command_re_runs_with_the_settings_it_ran_with_unless_a_flag_na
     seen.clear()
     assert main(["search", "main", "--lr", "0.3", "--data-root", DATA, "--out", str(tmp_path / "b.json")]) == 0
     assert seen[0].lr == 0.3 and seen[0].dropout == pinned["dropout"]
+
+
+def test_every_committed_search_record_matches_the_search_its_command_runs_today():
+    from s4lib.records import search_record_path
+
+    for name, (_, candidates) in experiments.SEARCHES.items():
+        path = search_record_path(name)
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        assert record["candidates"] == list(candidates), name
+        assert {r["name"]: r["what"] for r in record["runs"]} == {c: what for c, (what, _) in candidates.items()}, name
+        pinned = experiments.SEARCH_SETTINGS.get(name, {})
+        assert all(record["base"][k] == v for k, v in pinned.items()), name
