@@ -11,6 +11,7 @@ from .errors import S4Error
 
 DROPOUT = 0.1  # the main config's drop probability (TrainConfig's default), chosen by the validation search "main"
 
+
 @dataclass(frozen=True)
 class Architecture:
     """Channel widths of each stage; the layout (convs, one transition, GAP, FC) is fixed."""

@@ -76,8 +76,8 @@ def test_a_record_names_exactly_the_command_that_ran(tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(s4lib.experiments, "train", hand_made)
     out = tmp_path / "s.json"
-    assert main(["seeds", "--seeds", "1", "--num-epochs", "2", "--train-subset", "1000", "--lr", str(TrainConfig().lr),
-                 "--data-root", DATA, "--out", str(out)]) == 0
+    assert main(["seeds", "--seeds", "1", "--num-epochs", "2", "--train-subset", "1000",
+                 "--lr", str(TrainConfig().lr), "--data-root", DATA, "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     # --lr as the default: left out; --data-root and --out say where, not what: left out
     assert record["command"] == "python -m s4lib seeds --num-epochs 2 --train-subset 1000 --seeds 1"

@@ -47,18 +47,22 @@ def test_a_validation_run_never_reads_the_test_set(monkeypatch):
     assert sum(bytes(x.numpy()) in train_set for x in X_val[:200, 0, 14]) < 200
 
 
+def recording_train(seen: list, acc_of=lambda config: 0.97):
+    """A stand-in for train that keeps every config it is given and returns one epoch scored acc_of(config)."""
+    from s4lib.train import EpochLog, TrainResult
+
+    def fake_train(config):
+        seen.append(config)
+        log = EpochLog(1, 0.01, 0.1, 0.9, 0.1, acc_of(config), 1.0, 0.1)
+        return TrainResult(config, 12114, history=[log], evaluated_on="validation")
+    return fake_train
+
+
 def test_search_scores_candidates_on_validation_and_records_them(tmp_path, monkeypatch):
     from s4lib.experiments import run_search, search_markdown
 
     seen = []
-
-    def fake_train(config):
-        from s4lib.train import EpochLog, TrainResult
-
-        seen.append(config)
-        log = EpochLog(1, 0.01, 0.1, 0.9, 0.1, 0.98 if config.model == "s4-pool-3" else 0.97, 1.0, 0.1)
-        return TrainResult(config, 12114, history=[log], evaluated_on="validation")
-    monkeypatch.setattr(experiments, "train", fake_train)
+    monkeypatch.setattr(experiments, "train", recording_train(seen, lambda c: 0.98 if c.model == "s4-pool-3" else 0.97))
     record = run_search(replace(TrainConfig(), num_epochs=1), "speed", out=tmp_path / "s.json", command="x")
     assert all(c.validation == experiments.VALIDATION_IMAGES for c in seen)
     assert [r["name"] for r in json.loads((tmp_path / "s.json").read_text())["runs"]] == list(
@@ -71,14 +75,7 @@ def test_a_search_command_re_runs_with_the_settings_it_ran_with_unless_a_flag_na
     from s4lib.cli import main
 
     seen = []
-
-    def fake_train(config):
-        from s4lib.train import EpochLog, TrainResult
-
-        seen.append(config)
-        return TrainResult(config, 12114, history=[EpochLog(1, 0.01, 0.1, 0.9, 0.1, 0.97, 1.0, 0.1)],
-                           evaluated_on="validation")
-    monkeypatch.setattr(experiments, "train", fake_train)
+    monkeypatch.setattr(experiments, "train", recording_train(seen))
     pinned = experiments.SEARCH_SETTINGS["main"]
     assert main(["search", "main", "--data-root", DATA, "--out", str(tmp_path / "a.json")]) == 0
     assert json.loads((tmp_path / "a.json").read_text())["base"]["lr"] == pinned["lr"] != TrainConfig().lr
@@ -89,13 +86,13 @@ def test_a_search_command_re_runs_with_the_settings_it_ran_with_unless_a_flag_na
 
 
 def test_every_committed_search_record_matches_the_search_its_command_runs_today():
-    from s4lib.records import search_record_path
+    from s4lib.records import load_record, search_record_path
 
     for name, (_, candidates) in experiments.SEARCHES.items():
         path = search_record_path(name)
         if not path.exists():
             continue
-        record = json.loads(path.read_text())
+        record = load_record(path)
         assert record["candidates"] == list(candidates), name
         assert {r["name"]: r["what"] for r in record["runs"]} == {c: what for c, (what, _) in candidates.items()}, name
         pinned = experiments.SEARCH_SETTINGS.get(name, {})
