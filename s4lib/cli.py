@@ -304,6 +304,10 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
                    help=f"Nesterov momentum at the peak learning rate (default {d.base_momentum})")
     p.add_argument("--dropout", type=float, help=f"dropout after conv blocks (default {d.dropout})")
     p.add_argument("--weight-decay", type=float, help=f"SGD weight decay (default {d.weight_decay})")
+    p.add_argument("--label-smoothing", type=float,
+                   help=f"training targets 1 - x on the true digit, x spread over all 10 (default {d.label_smoothing})")
+    p.add_argument("--ema", type=float, help="decay per step of a moving average of the weights that becomes the "
+                                             f"final model, e.g. 0.999 (default {d.ema}: off)")
     p.add_argument("--max-rotation-deg", type=float, help=f"augmentation rotation (default {d.max_rotation_deg})")
     p.add_argument("--max-shift-px", type=float, help=f"augmentation shift (default {d.max_shift_px})")
     p.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")

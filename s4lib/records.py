@@ -67,9 +67,18 @@ def write_record(record: dict, path: str | Path = MAIN_RECORD) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
+# training settings added after records were first written, with the value every run made before them had:
+# a record without one ran with that value, so it stays the same experiment as a config holding it
+SETTINGS_ADDED_LATER = {"label_smoothing": 0.0, "ema": 0.0}
+
+
 def where_free(config: dict | None) -> dict | None:
-    """A config without the settings that say where it ran, not what (data folder, device)."""
-    return None if config is None else {k: v for k, v in config.items() if k not in ("data_root", "device")}
+    """A config without the settings that say where it ran, not what (data folder, device), nor later settings
+    at the value every run had before they existed."""
+    if config is None:
+        return None
+    return {k: v for k, v in config.items()
+            if k not in ("data_root", "device") and not (k in SETTINGS_ADDED_LATER and v == SETTINGS_ADDED_LATER[k])}
 
 
 def seeds_experiment(record: dict) -> tuple:

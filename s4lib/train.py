@@ -14,8 +14,10 @@ from torch import nn
 from tqdm import tqdm
 
 from .device import DEVICES, describe, resolve_device
+from .ema import EMA
 from .errors import S4Error
 from .model import DROPOUT, PRESETS, build_model, count_parameters
+from .records import SETTINGS_ADDED_LATER
 
 
 MAX_EPOCHS = 100  # a sane bound: the schedules here use 5 to 19
@@ -45,6 +47,8 @@ class TrainConfig:
     max_momentum: float = 0.95
     base_momentum: float = 0.85
     weight_decay: float = 0.0  # L2 penalty per step, SGD-style
+    label_smoothing: float = 0.0  # training targets: 1 - x on the true digit, x spread over all 10 (loss only)
+    ema: float = 0.0  # decay per step of a moving average of the weights, which becomes the final model; 0 = off
     dropout: float = DROPOUT  # drop probability after each conv block that has dropout
     max_rotation_deg: float = 7.0  # augmentation: uniform rotation in [-x, x] degrees
     max_shift_px: float = 2.0  # augmentation: uniform shift in [-x, x] pixels, each axis
@@ -81,6 +85,8 @@ class TrainConfig:
             ("max_momentum", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
             ("base_momentum", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
             ("weight_decay", "a finite number >= 0", lambda v: finite(v) and v >= 0),
+            ("label_smoothing", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
+            ("ema", "0 (off) or a decay in (0, 1)", lambda v: finite(v) and 0 <= v < 1),
             ("pct_start", "a number in (0, 1)", lambda v: finite(v) and 0 < v < 1),
             ("dropout", "a number in [0, 1)", lambda v: finite(v) and 0 <= v < 1),
             ("max_rotation_deg", "a number in [0, 180]", lambda v: finite(v) and 0 <= v <= 180),
@@ -127,7 +133,7 @@ class TrainResult:
     config: TrainConfig
     num_params: int
     history: list[EpochLog] = field(default_factory=list)
-    model: nn.Module | None = None
+    model: nn.Module | None = None  # the final model: the moving average of the weights when config.ema is on
     interrupted: bool = False  # Ctrl-C stopped it; history holds the completed epochs
     diverged: str | None = None  # why a NaN or infinite loss stopped it; history holds the completed epochs
     evaluated_on: str = "test"  # or "validation": images held out of the training set (config.validation)
@@ -215,7 +221,8 @@ def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
 
 
 def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: bool = True,
-                    watch: bool = False, first_losses: list[float] | None = None) -> tuple[float, float]:
+                    watch: bool = False, first_losses: list[float] | None = None, label_smoothing: float = 0.0,
+                    after_step: Callable[[], None] | None = None) -> tuple[float, float]:
     """One pass over the training batches; returns mean loss and accuracy.
 
     A NaN or infinite loss raises Diverged at once; with watch, a loss still near a uniform guess after
@@ -229,7 +236,7 @@ def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: b
     bar = tqdm(batches, desc=desc, file=sys.stdout, ncols=100, mininterval=2.0, leave=True, disable=not progress)
     for step, (X, y) in enumerate(bar, start=1):
         y_hat = model(X)
-        loss = F.cross_entropy(y_hat, y)
+        loss = F.cross_entropy(y_hat, y, label_smoothing=label_smoothing)
         if not torch.isfinite(loss):
             bar.close()
             raise Diverged(f"the training loss became {loss.item()} at step {step} of {desc}; the learning rate is "
@@ -246,6 +253,8 @@ def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: b
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if after_step:
+            after_step()
         loss_sum += loss.item() * len(y)
         correct += (y_hat.argmax(1) == y).sum().item()
         seen += len(y)
@@ -254,9 +263,11 @@ def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: b
     return loss_sum / seen, correct / seen
 
 
-def training_state(result: TrainResult, optimizer, scheduler, batches) -> dict:
+def training_state(result: TrainResult, optimizer, scheduler, batches, live: nn.Module) -> dict:
     """Everything needed to continue after the last completed epoch exactly as if never stopped."""
-    return result.checkpoint() | dict(
+    # with a moving average the final model is the average; the live weights the optimizer moves are kept too
+    averaged = {} if live is result.model else dict(live_state=live.state_dict())
+    return result.checkpoint() | averaged | dict(
         optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict(),
         loader_rng=batches.generator.get_state(), torch_rng=torch.get_rng_state(),
         # dropout on a GPU draws from that GPU's generator
@@ -281,13 +292,14 @@ def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int):
 
 def config_differences(then: dict, now: TrainConfig) -> dict:
     """Settings that differ between a saved config and now; the data folder by where it is, not how it is written."""
+    then = SETTINGS_ADDED_LATER | then  # a checkpoint from before a setting existed ran with its old value
     diff = {k: (v, then.get(k)) for k, v in asdict(now).items() if k != "device" and then.get(k) != v}
     if "data_root" in diff and Path(str(then.get("data_root"))).resolve() == Path(now.data_root).resolve():
         del diff["data_root"]
     return diff
 
 
-def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path) -> None:
+def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path, live: nn.Module) -> None:
     """Load a training checkpoint written by the same config into the live objects."""
     diff = config_differences(ckpt["config"], result.config)
     if diff:
@@ -297,6 +309,8 @@ def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path
         raise S4Error(f"checkpoint {path} holds final weights only, not a training state to resume")
     try:
         result.model.load_state_dict(ckpt["model_state"])
+        if live is not result.model:
+            live.load_state_dict(ckpt["live_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         scheduler.load_state_dict(ckpt["scheduler_state"])
         batches.generator.set_state(ckpt["loader_rng"])
@@ -327,7 +341,8 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
     torch.manual_seed(config.seed)
     X_train, y_train, X_test, y_test = load_data(config, device, verbose)
     model = build_model(config.model, config.dropout).to(device, memory_format=memory_format(config))
-    result = TrainResult(config, count_parameters(model), model=model, device=describe(device),
+    ema = EMA(model, config.ema) if config.ema else None
+    result = TrainResult(config, count_parameters(model), model=ema.model if ema else model, device=describe(device),
                          evaluated_on="validation" if config.validation else "test")
     if verbose:
         on = f"; evaluated on {len(y_test):,} validation images held out of training" if config.validation else ""
@@ -340,7 +355,7 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
                       "train on more images or epochs, or with a smaller batch")
     optimizer, scheduler = make_optimizer(config, model, len(batches))
     if resume:
-        restore(load_checkpoint(checkpoint), result, optimizer, scheduler, batches, checkpoint)
+        restore(load_checkpoint(checkpoint), result, optimizer, scheduler, batches, checkpoint, model)
         if verbose:
             print(f"resumed from {checkpoint} after epoch {len(result.history)}")
             for log in result.history:
@@ -350,16 +365,20 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
             t0 = time.perf_counter()
             train_loss, train_acc = train_one_epoch(model, batches, optimizer, scheduler,
                                                     desc=f"epoch {epoch}/{config.num_epochs}", progress=verbose,
-                                                    watch=epoch == 1, first_losses=result.first_losses)
+                                                    watch=epoch == 1, first_losses=result.first_losses,
+                                                    label_smoothing=config.label_smoothing,
+                                                    after_step=(lambda: ema.update(model)) if ema else None)
             t1 = time.perf_counter()
-            test_loss, test_acc = evaluate(model, X_test, y_test)
-            check_loss, check_acc = evaluate(model, X_train[:TRAIN_CHECK_IMAGES], y_train[:TRAIN_CHECK_IMAGES])
+            # the final model (the average, with ema) is the one scored, every epoch
+            test_loss, test_acc = evaluate(result.model, X_test, y_test)
+            check_loss, check_acc = evaluate(result.model, X_train[:TRAIN_CHECK_IMAGES],
+                                             y_train[:TRAIN_CHECK_IMAGES])
             t2 = time.perf_counter()
             log = EpochLog(epoch, optimizer.param_groups[0]["lr"], train_loss, train_acc,
                            test_loss, test_acc, t1 - t0, t2 - t1, check_loss, check_acc)
             result.history.append(log)
             if checkpoint:
-                save_atomic(training_state(result, optimizer, scheduler, batches), checkpoint)
+                save_atomic(training_state(result, optimizer, scheduler, batches, model), checkpoint)
             if verbose:
                 print(epoch_line(log, config.num_epochs, len(y_test), result.evaluated_on), flush=True)
     except KeyboardInterrupt:

@@ -246,6 +246,19 @@ def test_resume_accepts_the_same_data_folder_written_another_way(monkeypatch):
     assert "lr" in config_differences(asdict(then), TrainConfig(lr=0.2))
 
 
+def test_records_and_checkpoints_from_before_a_setting_existed_ran_with_its_old_value():
+    from dataclasses import asdict
+
+    from s4lib.records import SETTINGS_ADDED_LATER, seeds_experiment
+
+    old = {k: v for k, v in asdict(TrainConfig()).items() if k not in SETTINGS_ADDED_LATER}
+    assert config_differences(old, TrainConfig()) == {}
+    assert set(config_differences(old, TrainConfig(ema=0.999, label_smoothing=0.1))) == {"ema", "label_smoothing"}
+    same = seeds_experiment(dict(config=asdict(TrainConfig()), seeds=[1, 2]))
+    assert seeds_experiment(dict(config=old, seeds=[1, 2])) == same
+    assert seeds_experiment(dict(config=asdict(TrainConfig(ema=0.999)), seeds=[1, 2])) != same
+
+
 def test_a_kill_during_a_save_leaves_no_temporary_file(tmp_path):
     script = (f"import os, signal, s4lib.cli as cli\n"
               f"from s4lib.files import atomic_write\n"

@@ -8,7 +8,7 @@ from s4lib.model import PRESETS, build_model, count_parameters, layer_types
 from s4lib.receptive_field import format_rf_table, receptive_field_table
 
 
-@pytest.mark.parametrize("preset, limit", [("s4", 20_000), ("tiny", 8_000), ("micro", 5_000)])
+@pytest.mark.parametrize("preset, limit", [("s4", 20_000), ("tiny", 8_000), ("micro", 5_000), ("micro-sep", 5_000)])
 def test_model_is_small_and_has_the_required_parts(preset, limit):
     model = build_model(preset)
     assert count_parameters(model) < limit
@@ -91,3 +91,31 @@ def test_padding_keeps_the_size_and_adds_no_parameters():
     assert padded(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(S4Error, match="padded"):
         Net(replace(plain, padded=4))
+
+
+@pytest.mark.parametrize("preset", ["micro-sep", "micro-sep-5"])
+def test_separable_presets_filter_each_channel_then_mix_and_count_by_hand(preset):
+    a = PRESETS[preset]
+    model = build_model(preset)
+    assert count_parameters(model) < 5_000
+    assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= layer_types(model)
+    after_pool = [m for m in model.features[len(a.block1) + 1:].modules() if isinstance(m, nn.Conv2d)]
+    depthwise, pointwise = after_pool[0::2], after_pool[1::2]
+    assert all(m.kernel_size == (3, 3) and m.groups == m.in_channels == m.out_channels for m in depthwise)
+    assert all(m.kernel_size == (1, 1) and m.groups == 1 for m in pointwise)
+    widths = [1, *a.block1]
+    convs = sum(9 * c_in * c_out for c_in, c_out in zip(widths, widths[1:])) + a.block1[-1] * a.squeeze
+    widths = [a.squeeze, *a.block2]
+    convs += sum(9 * c_in + c_in * c_out for c_in, c_out in zip(widths, widths[1:]))  # 9C + CC', not 9CC'
+    bn = 2 * (sum(a.block1) + a.squeeze + sum(a.block2))
+    assert count_parameters(model) == convs + bn + a.block2[-1] * 10 + 10
+
+
+def test_separable_convs_see_as_far_as_full_ones():
+    from dataclasses import replace
+
+    from s4lib.model import Net
+
+    full = Net(replace(PRESETS["micro-sep"], separable=False))
+    assert receptive_field_table(build_model("micro-sep"))[-1].rf == receptive_field_table(full)[-1].rf
+    assert count_parameters(build_model("micro-sep")) < count_parameters(full) / 3

@@ -46,21 +46,13 @@ def test_saved_weights_reload_to_the_same_accuracy(small_run, tmp_path):
     assert acc == small_run.final.test_acc
 
 
-def test_ctrl_c_keeps_history_and_resume_ends_on_the_same_schedule(small_run, tmp_path, monkeypatch):
+def test_ctrl_c_keeps_history_and_resume_ends_on_the_same_schedule(small_run, tmp_path, ctrl_c_at_epoch):
     ckpt = tmp_path / "run.pt"
-    real_epoch, calls = train_module.train_one_epoch, []
-
-    def interrupted_second_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_one_epoch", interrupted_second_epoch)
+    undo = ctrl_c_at_epoch(2)
     first = train(SMALL, verbose=False, checkpoint=ckpt)
     assert first.interrupted and [e.epoch for e in first.history] == [1]
     assert [e["epoch"] for e in load_checkpoint(ckpt)["history"]] == [1]
-    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
+    undo()
 
     resumed = train(SMALL, verbose=False, checkpoint=ckpt, resume=True)
     assert not resumed.interrupted
@@ -194,3 +186,21 @@ def test_every_epoch_checks_the_training_set_like_the_test_set_and_keeps_the_fir
     assert len(small_run.first_losses) == 47  # 3000 images in batches of 64: fewer than FIRST_STEPS steps
     assert small_run.first_losses[0] > small_run.first_losses[-1]
     assert small_run.to_dict()["first_losses"] == small_run.first_losses
+
+
+def test_label_smoothing_is_the_training_loss_and_only_that(monkeypatch):
+    real, calls = torch.nn.functional.cross_entropy, []
+
+    def recording(y_hat, y, *args, **kwargs):
+        calls.append((y_hat.detach().clone(), y.clone(), kwargs.get("label_smoothing")))
+        return real(y_hat, y, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.F, "cross_entropy", recording)
+    result = train(replace(SMALL, num_epochs=1, train_subset=640, label_smoothing=0.1), verbose=False)
+    y_hat, y, smoothing = calls[0]
+    assert smoothing == 0.1
+    # by hand: 0.9 of the loss on the true digit plus 0.1 of the mean loss over all ten digits
+    log_p = torch.log_softmax(y_hat, 1)
+    by_hand = (0.9 * -log_p[torch.arange(len(y)), y] + 0.1 * -log_p.mean(1)).mean()
+    assert result.first_losses[0] == pytest.approx(by_hand.item(), rel=1e-5)
+    assert all(s is None for _, _, s in calls[10:])  # the 10 training steps smooth; the evaluations do not
