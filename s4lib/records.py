@@ -73,12 +73,11 @@ SETTINGS_ADDED_LATER = {"label_smoothing": 0.0, "ema": 0.0}
 
 
 def where_free(config: dict | None) -> dict | None:
-    """A config without the settings that say where it ran, not what (data folder, device), nor later settings
-    at the value every run had before they existed."""
+    """A config without the settings that say where it ran, not what (data folder, device); a setting it
+    predates holds the value it ran with, as config_differences reads it too."""
     if config is None:
         return None
-    return {k: v for k, v in config.items()
-            if k not in ("data_root", "device") and not (k in SETTINGS_ADDED_LATER and v == SETTINGS_ADDED_LATER[k])}
+    return {k: v for k, v in (SETTINGS_ADDED_LATER | config).items() if k not in ("data_root", "device")}
 
 
 def seeds_experiment(record: dict) -> tuple:
