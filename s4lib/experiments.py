@@ -155,6 +155,13 @@ SEARCHES: dict[str, tuple[str, dict[str, tuple[str, dict]]]] = {
         "EMA 0.999": ("the final model is a moving average of the weights (decay 0.999 per step)", dict(ema=0.999)),
         "label smoothing 0.1, EMA 0.999": ("both", dict(label_smoothing=0.1, ema=0.999)),
     }),
+    "main-3": ("whether more channels after the max-pool, or weight decay, lift the main model beyond the two-seed "
+               "noise (issue: twice as fast, accuracy held); 15 epochs", {
+        "main": ("the main config as it is: lr 0.4, dropout 0.1", {}),
+        "s4-wide": ("convs after the max-pool 20 wide instead of 16", dict(model="s4-wide")),
+        "s4-wider": ("and the transition squeezes to 12 instead of 8", dict(model="s4-wider")),
+        "weight decay 5e-4": ("SGD weight decay 5e-4 instead of 0", dict(weight_decay=5e-4)),
+    }),
 }
 # the training settings each search ran with where they differ from today's TrainConfig(): every search so far ran
 # before the search "main" moved the peak lr from 0.1 to 0.4 and dropout from 0.05 to 0.1
