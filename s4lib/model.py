@@ -56,7 +56,8 @@ PRESETS = {
     "micro-sep-5": Architecture(block1=(8, 12), squeeze=12, block2=(22, 22, 22, 22, 22), dropout_at="after_pool",
                                 separable=True),
     # the search main-3: the main model with wider convs after the max-pool, where maps of 12x12 and less make
-    # extra channels cheap in arithmetic (10% and 24% more multiply-adds; 16,650 and 18,458 parameters)
+    # extra channels cheap in arithmetic (10% and 24% more multiply-adds; 16,650 and 18,458 parameters) but
+    # not in time: the benchmark's epochs take 9% and 22% longer than the main model's
     "s4-wide": Architecture(block1=(8, 16), squeeze=8, block2=(16, 20, 20, 20, 20), dropout_at="after_pool"),
     "s4-wider": Architecture(block1=(8, 16), squeeze=12, block2=(20, 20, 20, 20, 20), dropout_at="after_pool"),
     # ablations of the main model, all 12,114 parameters but the BN-free one
