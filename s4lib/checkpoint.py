@@ -8,7 +8,7 @@ from torch import nn
 
 from .errors import S4Error
 from .files import atomic_write
-from .model import build_model
+from .model import build_model, known_models
 
 
 def save_atomic(obj: dict, path: str | Path) -> Path:
@@ -51,8 +51,11 @@ def structure_problem(ckpt) -> str | None:
 
 
 def model_from_checkpoint(ckpt: dict, path: str | Path = "checkpoint") -> nn.Module:
-    """Rebuild the model the checkpoint was trained as and load its weights."""
+    """Rebuild the preset the checkpoint was trained as and load its weights."""
     cfg = ckpt["config"]
+    if ckpt.get("own_model") or cfg["model"] not in known_models():
+        raise S4Error(f"checkpoint {path} holds a model of one's own ({cfg['model']}), not a preset: load it into an "
+                      f"instance of that class with s4lib.checkpoint.load_weights(model, path), or give --model-file")
     dropout = cfg.get("dropout", 0.0)
     if not isinstance(dropout, (int, float)):
         raise S4Error(f"checkpoint {path} holds a dropout of type {type(dropout).__name__}, not a number")
@@ -62,6 +65,17 @@ def model_from_checkpoint(ckpt: dict, path: str | Path = "checkpoint") -> nn.Mod
     except RuntimeError as e:
         raise S4Error(f"checkpoint {path} holds weights of another model than preset "
                       f"{cfg.get('model')!r}: {str(e).splitlines()[0]}") from None
+    return model.eval()
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a checkpoint's weights into the model the caller passes (a model of one's own, or a preset), in eval mode."""
+    ckpt = load_checkpoint(path)
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as e:
+        raise S4Error(f"checkpoint {path} holds weights of another model ({ckpt['config']['model']}) than "
+                      f"{type(model).__name__}: {str(e).splitlines()[0]}") from None
     return model.eval()
 
 

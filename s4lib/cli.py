@@ -93,11 +93,45 @@ def cmd_workbook(args) -> None:
 
 
 def config_from_args(args, defaults: dict | None = None):
-    """The TrainConfig the flags ask for; settings no flag names come from defaults, then from TrainConfig()."""
+    """The TrainConfig the flags ask for; settings no flag names come from defaults, then from the model's recipe,
+    then from TrainConfig()."""
+    from .model import recipe
     from .train import TrainConfig
 
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    return TrainConfig(**((defaults or {}) | given))
+    model = given.get("model") or (defaults or {}).get("model") or TrainConfig.model
+    return TrainConfig(**(recipe(model) | (defaults or {}) | given))
+
+
+def model_from_file(spec: str):
+    """A fresh instance of the class named by FILE.py:CLASS, built with no arguments; any failure is one line."""
+    import importlib.util
+
+    from torch import nn
+
+    file, _, name = spec.rpartition(":")
+    if not file or not name:
+        raise S4Error(f"--model-file {spec}: give FILE.py:CLASS, e.g. my_net.py:MyNet")
+    path = Path(file)
+    if not path.is_file():
+        raise S4Error(f"--model-file {spec}: {file} is not a file")
+    module_spec = importlib.util.spec_from_file_location(f"s4_user_model_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as e:
+        raise S4Error(f"--model-file {spec}: running {file} failed ({type(e).__name__}: {e})") from None
+    cls = getattr(module, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        found = sorted(k for k, v in vars(module).items()
+                       if isinstance(v, type) and issubclass(v, nn.Module) and v.__module__ == module.__name__)
+        raise S4Error(f"--model-file {spec}: {file} defines no nn.Module class {name!r}"
+                      + (f" (it defines {', '.join(found)})" if found else ""))
+    try:
+        return cls()
+    except Exception as e:
+        raise S4Error(f"--model-file {spec}: {name}() failed ({type(e).__name__}: {e}); "
+                      "the class must be buildable with no arguments") from None
 
 
 def check_train_outputs(args) -> None:
@@ -113,13 +147,17 @@ def check_train_outputs(args) -> None:
 
 
 def cmd_train(args) -> int | None:
+    from .assignment import checks_report
     from .checkpoint import save_atomic
-    from .records import write_record
+    from .lab.records import write_record
     from .train import train
 
+    if args.model_file and args.model:
+        raise S4Error("give --model (a preset) or --model-file (a model of one's own), not both")
     config = config_from_args(args)
+    model = model_from_file(args.model_file) if args.model_file else None
     check_train_outputs(args)
-    result = train(config, checkpoint=args.checkpoint, resume=args.resume)
+    result = train(config, model=model, checkpoint=args.checkpoint, resume=args.resume)
     failures = []
     # weights first: a record that cannot be written must not cost the weights
     for path, write in ((args.save, lambda p: save_atomic(result.checkpoint(), p)),
@@ -130,7 +168,8 @@ def cmd_train(args) -> int | None:
             except OSError as e:
                 failures.append(f"could not write {path} ({e.strerror or e})")
     if result.history:
-        print(f"final epoch {result.final.epoch}: test accuracy {100 * result.final.test_acc:.2f}%")
+        print(f"final epoch {result.final.epoch}: {result.evaluated_on} accuracy {100 * result.final.test_acc:.2f}%")
+        print("the assignment's claims:\n" + checks_report(result.model, result))
     if failures:
         raise S4Error("; ".join(failures))
     if result.diverged:
@@ -146,7 +185,13 @@ def cmd_evaluate(args) -> None:
     from .train import evaluate, per_class_accuracy, predict
 
     ckpt = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt, args.checkpoint).to(resolve_device(args.device))
+    if args.model_file:
+        from .checkpoint import load_weights
+
+        model = load_weights(model_from_file(args.model_file), args.checkpoint)
+    else:
+        model = model_from_checkpoint(ckpt, args.checkpoint)
+    model = model.to(resolve_device(args.device))
     _, _, X_test, y_test = load_mnist(args.data_root)
     loss, acc = evaluate(model, X_test, y_test)
     y_hat = predict(model, X_test)
@@ -157,7 +202,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_seeds(args) -> int | None:
-    from .experiments import run_seeds, seeds_markdown
+    from .lab.experiments import run_seeds, seeds_markdown
 
     record = run_seeds(config_from_args(args), args.seeds, args.out, command_line(args), args.force)
     if record["runs"]:
@@ -169,7 +214,7 @@ def cmd_seeds(args) -> int | None:
 def cmd_ablations(args) -> int | None:
     from dataclasses import replace
 
-    from .experiments import ABLATION_EPOCHS, ABLATIONS, ablations_markdown, run_ablations
+    from .lab.experiments import ABLATION_EPOCHS, ABLATIONS, ablations_markdown, run_ablations
 
     base = replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS)
     pictures = (ROOT / "images" / "ablations.png", ROOT / "images" / "first_steps.png")
@@ -190,7 +235,7 @@ def cmd_ablations(args) -> int | None:
 
 
 def cmd_search(args) -> int | None:
-    from .experiments import SEARCH_SETTINGS, run_search, search_markdown
+    from .lab.experiments import SEARCH_SETTINGS, run_search, search_markdown
 
     # a search starts from the settings it ran with, so its command re-makes it after the defaults move on
     config = config_from_args(args, SEARCH_SETTINGS.get(args.name))
@@ -228,7 +273,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def cmd_benchmark(args) -> None:
-    from .benchmark import run
+    from .lab.benchmark import run
 
     args.command_text = command_line(args)
     run(args)
@@ -237,7 +282,7 @@ def cmd_benchmark(args) -> None:
 def cmd_readme(args) -> None:
     import os
 
-    from .report import refresh_readme
+    from .lab.report import refresh_readme
 
     path = Path(args.path)
     if not path.is_file():  # refresh_readme says why in one line
@@ -267,6 +312,14 @@ def cmd_reproduce(args) -> None:
     # the clone's own files, wherever the command is run from
     cmd_workbook(build_parser().parse_args(["workbook", "--out", str(ROOT / "backprop.xlsx"),
                                             "--images", str(ROOT / "images")]))
+    # the pictures of the committed ablation record, drawn again by today's code (no training)
+    from .lab.records import ABLATIONS_RECORD, load_record
+    from .plots import plot_ablations, plot_first_steps
+
+    record = load_record(ABLATIONS_RECORD)
+    plot_ablations(record, ROOT / "images" / "ablations.png")
+    plot_first_steps(record, path=ROOT / "images" / "first_steps.png")
+    print("wrote images/ablations.png and images/first_steps.png from notebooks/results/ablations.json")
     # the notebook writes its record, weights and pictures only when asked to
     env = os.environ | {"S4_WRITE_RESULTS": "1"}
     for nb in NOTEBOOKS:
@@ -284,13 +337,23 @@ def cmd_reproduce(args) -> None:
     cmd_readme(build_parser().parse_args(["readme", "--path", str(ROOT / "README.md")]))
 
 
-def add_train_flags(p: argparse.ArgumentParser) -> None:
+def add_train_flags(p: argparse.ArgumentParser, lab: bool = False) -> None:
+    """Training flags; lab: --model also takes the design candidates of the experiments (s4lib.lab.candidates)."""
     from .device import DEVICES
-    from .model import PRESETS
+    from .model import PRESET_WHAT, PRESETS, known_models, recipe
     from .train import TrainConfig
 
     d = TrainConfig()
-    p.add_argument("--model", choices=sorted(PRESETS), help=f"model preset (default {d.model})")
+    presets = "; ".join(f"{name}: {PRESET_WHAT[name]}" + (f" ({', '.join(f'{k} {v:g}' for k, v in recipe(name).items())})"
+                                                          if recipe(name) else "") for name in PRESETS)
+    if lab:
+        p.add_argument("--model", choices=known_models(), metavar="MODEL",
+                       help=f"a preset ({presets}) or a design candidate of s4lib.lab.candidates (default {d.model}); "
+                            "each trains with its recipe unless a flag says otherwise")
+    else:
+        p.add_argument("--model", choices=list(PRESETS),
+                       help=f"model preset, trained with its recipe unless a flag says otherwise: {presets} "
+                            f"(default {d.model})")
     p.add_argument("--num-epochs", type=int, help=f"epochs (default {d.num_epochs})")
     p.add_argument("--batch-size", type=int, help=f"images per step (default {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"peak OneCycle learning rate (default {d.lr})")
@@ -345,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model on MNIST and print one line per epoch")
     add_train_flags(p)
+    p.add_argument("--model-file", metavar="FILE.py:CLASS",
+                   help="train a model of one's own instead of a preset: the nn.Module class CLASS defined in FILE.py, "
+                        "built with no arguments, mapping (N, 1, 28, 28) images to (N, 10) logits")
     p.add_argument("--checkpoint", help="save a checkpoint here after every epoch (for --resume)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--save", help="write the final weights here")
@@ -358,21 +424,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a file written by train --save or --checkpoint")
     p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
     p.add_argument("--device", default="auto", choices=list(DEVICES), help="where to evaluate (default: auto)")
+    p.add_argument("--model-file", metavar="FILE.py:CLASS",
+                   help="for a checkpoint of a model of one's own: the class its weights are loaded into")
     p.set_defaults(func=cmd_evaluate, parser=p)
 
     p = sub.add_parser("seeds", help="train the full schedule once per seed and record each final accuracy")
-    add_train_flags(p)
+    add_train_flags(p, lab=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="seeds (default 1 2 3 4 5)")
     p.add_argument("--out", help="write the record here instead of notebooks/results/seeds_MODEL.json")
     p.add_argument("--force", action="store_true", help="replace notebooks/results/seeds_MODEL.json even if it holds "
                                                         "another experiment (without it, such a run is refused)")
     p.set_defaults(func=cmd_seeds, parser=p)
 
-    from .experiments import ABLATION_EPOCHS
+    from .lab.experiments import ABLATION_EPOCHS
 
     p = sub.add_parser("ablations", help="short runs that measure what each design choice buys")
-    add_train_flags(p)
-    p.add_argument("--only", nargs="+", help="run only these variants (names as in s4lib.experiments.ABLATIONS)")
+    add_train_flags(p, lab=True)
+    p.add_argument("--only", nargs="+", help="run only these variants (names as in s4lib.lab.experiments.ABLATIONS)")
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per variant (default 1)")
     p.add_argument("--out", help="write the record here instead of notebooks/results/ablations.json "
                                  "(and no images/ablations.png or images/first_steps.png)")
@@ -380,19 +448,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "another experiment (without it, such a run is refused)")
     p.set_defaults(func=cmd_ablations, parser=p, command_defaults={"num_epochs": ABLATION_EPOCHS})
 
-    from .experiments import SEARCHES
+    from .lab.experiments import SEARCHES
 
     p = sub.add_parser("search", help="compare design candidates on validation images held out of training "
                                       "(the test set is never read)")
-    p.add_argument("name", choices=sorted(SEARCHES), help="which search (s4lib.experiments.SEARCHES)")
-    add_train_flags(p)
+    p.add_argument("name", choices=sorted(SEARCHES), help="which search (s4lib.lab.experiments.SEARCHES)")
+    add_train_flags(p, lab=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per candidate (default 1)")
     p.add_argument("--out", help="write the record here instead of notebooks/results/search_NAME.json")
     p.add_argument("--force", action="store_true", help="replace notebooks/results/search_NAME.json even if it "
                                                         "holds another experiment (without it, such a run is refused)")
     p.set_defaults(func=cmd_search, parser=p)
 
-    from .benchmark import add_flags as add_benchmark_flags
+    from .lab.benchmark import add_flags as add_benchmark_flags
 
     p = sub.add_parser("benchmark", help="seconds per epoch and peak memory per batch pipeline and compute option")
     add_benchmark_flags(p)

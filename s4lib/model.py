@@ -30,45 +30,55 @@ class Architecture:
     separable: bool = False
 
 
-PRESETS = {
-    # ~12k parameters: the main model of the README and notebook 02. The max-pool comes after 2 convs, so
-    # the costly full-resolution part is short (half of v1's FLOPs); dropout only after the max-pool
+# The presets a user picks: name -> (architecture, what it is, its training recipe). A recipe holds the TrainConfig
+# settings that differ from the defaults (the defaults are the main model's recipe); `train --model NAME` and
+# TrainConfig.preset(NAME) apply it. Design candidates of the experiments live in s4lib.lab.candidates.
+PRESETS: dict[str, Architecture] = {
+    # the main model: the max-pool after 2 convs keeps the costly full-resolution part short; dropout only after
+    # the max-pool, where the maps are a quarter of the size
     "s4": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), dropout_at="after_pool"),
-    # the main model until the speed work: max-pool after 3 convs, dropout after every conv but the last
-    "s4-v1": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16)),
-    # the speed search's candidates (notebooks/results/search_speed.json, where the first was called "s4")
-    "s4-pool-3": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), dropout_at="after_pool"),
-    "s4-pool-early": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), dropout_at="after_pool"),
-    # under 8k parameters: v1's layout, narrower
+    # under 8k parameters: max-pool after 3 convs, dropout after every conv but the last, 12 channels wide
     "tiny": Architecture(block1=(8, 12, 12), squeeze=8, block2=(12, 12, 12, 12)),
-    # under 5k parameters: the stretch goal, narrower again
-    "micro": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10)),
-    # candidates of the search for a model under 5k parameters (python -m s4lib search micro)
-    "micro-ap": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool"),
-    "micro-p2": Architecture(block1=(8, 12), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool"),
-    # the second round of that search: the first conv padded, so the maps stay larger (python -m s4lib search micro-2)
-    "micro-pad": Architecture(block1=(8, 8, 8), squeeze=8, block2=(10, 10, 10, 10), padded=1),
-    "micro-p2-pad": Architecture(block1=(8, 12), squeeze=8, block2=(10, 10, 10, 10), dropout_at="after_pool",
-                                 padded=1),
-    # the fourth round: block2 depthwise-separable, so the same budget buys 26 (or 22) channels instead of 10
-    "micro-sep": Architecture(block1=(8, 12), squeeze=12, block2=(26, 26, 26, 26), dropout_at="after_pool",
-                              separable=True),
+    # under 5k parameters: after the max-pool five depthwise-separable convs, 22 channels wide
     "micro-sep-5": Architecture(block1=(8, 12), squeeze=12, block2=(22, 22, 22, 22, 22), dropout_at="after_pool",
                                 separable=True),
-    # the search main-3: the main model with wider convs after the max-pool, where maps of 12x12 and less make
-    # extra channels cheap in arithmetic (10% and 24% more multiply-adds; 16,650 and 18,458 parameters) but
-    # not in time: the benchmark's epochs take 9% and 22% longer than the main model's
-    "s4-wide": Architecture(block1=(8, 16), squeeze=8, block2=(16, 20, 20, 20, 20), dropout_at="after_pool"),
-    "s4-wider": Architecture(block1=(8, 16), squeeze=12, block2=(20, 20, 20, 20, 20), dropout_at="after_pool"),
-    # ablations of the main model, all 12,114 parameters but the BN-free one
-    "s4-no-bn": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), batchnorm=False,
-                             dropout_at="after_pool"),
-    "s4-pool-late": Architecture(block1=(8, 16, 16, 16), squeeze=8, block2=(16, 16, 16), dropout_at="after_pool"),
-    "s4-dropout-everywhere": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16)),
-    "s4-dropout2d": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), spatial_dropout=True,
-                                 dropout_at="after_pool"),
-    "s4-v1-dropout2d": Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16), spatial_dropout=True),
 }
+PRESET_WHAT: dict[str, str] = {
+    "s4": "the main model: 7 convs, max-pool after 2",
+    "tiny": "narrower (12 channels), max-pool after 3, dropout after every conv but the last",
+    "micro-sep-5": "depthwise-separable convs after the max-pool, 22 channels wide",
+}
+RECIPES: dict[str, dict] = {
+    "s4": {},
+    "tiny": {},
+    "micro-sep-5": dict(num_epochs=19),
+}
+
+
+def architecture(name: str) -> Architecture:
+    """The architecture of a preset, or of a design candidate of the lab's experiments."""
+    from .lab.candidates import CANDIDATES
+
+    if name in PRESETS:
+        return PRESETS[name]
+    if name in CANDIDATES:
+        return CANDIDATES[name]
+    raise S4Error(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
+
+
+def recipe(name: str) -> dict:
+    """The TrainConfig settings a preset (or lab candidate) trains with, where they differ from the defaults."""
+    from .lab.candidates import RECIPES as CANDIDATE_RECIPES
+
+    architecture(name)  # an unknown name is one line here
+    return dict(RECIPES.get(name, CANDIDATE_RECIPES.get(name, {})))
+
+
+def known_models() -> list[str]:
+    """Every name build_model accepts: the presets, then the lab's design candidates."""
+    from .lab.candidates import CANDIDATES
+
+    return [*PRESETS, *CANDIDATES]
 
 
 def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True,
@@ -129,12 +139,11 @@ class Net(nn.Module):
 
 
 def build_model(preset: str = "s4", dropout: float = DROPOUT) -> Net:
-    """A fresh model of a named preset."""
-    if preset not in PRESETS:
-        raise S4Error(f"unknown model preset {preset!r}; choose one of {sorted(PRESETS)}")
+    """A fresh model of a named preset (or lab candidate)."""
+    arch = architecture(preset)
     if not 0.0 <= dropout < 1.0:
         raise S4Error(f"dropout must be in [0, 1), got {dropout}")
-    return Net(PRESETS[preset], dropout)
+    return Net(arch, dropout)
 
 
 def count_parameters(model: nn.Module) -> int:

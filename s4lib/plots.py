@@ -1,4 +1,4 @@
-"""Figures: backprop error curves, training curves, misclassified digits, confusion matrix."""
+"""Figures: backprop error curves, training curves, mistakes, confusion matrix, ablations, and what a trained\nnetwork does inside: kernels, feature maps, receptive fields, the one-cycle schedule, BatchNorm."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,15 +48,30 @@ def plot_history(history, path: str | Path | None = None):
     ax_loss.plot(epochs, [e.test_loss for e in history], "o-", label="test")
     ax_acc.plot(epochs, [100 * e.test_acc for e in history], "o-", label="test")
     ax_loss.set_ylabel("cross-entropy loss")
+    ax_loss.set_title("loss per epoch (log scale)")
     ax_loss.set_yscale("log")
-    ax_acc.axhline(99.4, color="gray", ls="--", lw=1, label="99.4% goal")
+    ax_acc.axhline(99.4, color="gray", ls="--", lw=1, label="99.4%, the assignment's accuracy")
     ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.set_ylim(97.5, 100)
+    low = 97.5  # zoom on the last points; any below the axis are marked at its edge with their value
+    ax_acc.set_ylim(low, 100)
+    series = [("training batches", [(e.epoch, 100 * e.train_acc) for e in history]),
+              ("check", [(e.epoch, 100 * e.train_check_acc) for e in check]),
+              ("test", [(e.epoch, 100 * e.test_acc) for e in history])]
+    below = []
+    for k, (name, points) in enumerate(series):
+        off = [(epoch, acc) for epoch, acc in points if acc < low]
+        for epoch, _ in off:
+            ax_acc.plot(epoch, low, marker="v", color=f"C{k}", clip_on=False, zorder=5)
+        if off:
+            below.append(f"{name} at epoch " + ", ".join(f"{epoch} ({acc:.1f}%)" for epoch, acc in off))
+    ax_acc.set_title(f"accuracy per epoch (axis from {low:g}%; points below it marked ▼)")
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")
         ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    if below:
+        ax_acc.set_xlabel("epoch\n▼ below the axis: " + "; ".join(below), fontsize=9)
     fig.tight_layout()
     return save(fig, path)
 
@@ -67,13 +82,16 @@ def plot_first_steps(record: dict, names=("baseline", "no BN", "no BN, lr 0.02",
     import math
 
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    for name in names:
+    styles = ["-", "--", ":", "-.", (0, (5, 1, 1, 1))]
+    for k, name in enumerate(names):
         run = next((r for r in record["runs"] if r["name"] == name and r.get("first_losses")), None)
         if run is None:
             continue
         losses = np.array(run["first_losses"])
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")  # a mean of `window` steps
-        ax.plot(np.arange(window, len(losses) + 1), smooth, label=f"{name} (ends at {100 * run['final_test_acc']:.2f}%)")
+        # earlier curves wider and each with its own dashes, so two that coincide both stay visible
+        ax.plot(np.arange(window, len(losses) + 1), smooth, ls=styles[k % len(styles)], lw=3.2 - 0.5 * k,
+                label=f"{name} (ends at {100 * run['final_test_acc']:.2f}%)")
     ax.axhline(math.log(10), color="gray", ls="--", lw=1, label="ln 10: a uniform guess")
     ax.set_xlabel("training step of epoch 1")
     ax.set_ylabel(f"training loss (mean of {window} steps)")
@@ -108,6 +126,14 @@ def confusion_matrix(y, y_hat, num_classes: int = 10) -> np.ndarray:
     return m
 
 
+def top_confusions(y, y_hat, k: int = 3) -> list[tuple[int, int, int]]:
+    """The k most frequent mistakes as (true, predicted, count), most frequent first."""
+    m = confusion_matrix(y, y_hat)
+    np.fill_diagonal(m, 0)
+    pairs = sorted(((int(m[t, p]), t, p) for t in range(len(m)) for p in range(len(m)) if m[t, p]), reverse=True)
+    return [(t, p, n) for n, t, p in pairs[:k]]
+
+
 def plot_confusion(y, y_hat, path=None):
     """Confusion matrix with counts; the diagonal is dimmed so the errors stand out."""
     m = confusion_matrix(y, y_hat)
@@ -130,7 +156,7 @@ def plot_confusion(y, y_hat, path=None):
 
 def plot_ablations(record: dict, path: str | Path | None = None):
     """Final test accuracy and seconds per epoch of every ablation variant, baseline marked."""
-    from .experiments import ablation_group, ablation_order
+    from .lab.experiments import ablation_group, ablation_order
 
     names = sorted(dict.fromkeys(r["name"] for r in record["runs"]), key=ablation_order)
     mean = {key: [np.mean([r[key] for r in record["runs"] if r["name"] == n]) for n in names]
@@ -144,7 +170,12 @@ def plot_ablations(record: dict, path: str | Path | None = None):
     ax_time.barh(y, mean["epoch_seconds"], color=colours)
     if "baseline" in names:
         for ax, values in ((ax_acc, acc), (ax_time, mean["epoch_seconds"])):
-            ax.axvline(values[names.index("baseline")], color="black", ls="--", lw=1, label="baseline")
+            ax.axvline(values[names.index("baseline")], color="black", ls="--", lw=1, label="baseline (mean)")
+        # the band a row is judged by: the baseline's range over its seeds
+        seeds = [100 * r["final_test_acc"] for r in record["runs"] if r["name"] == "baseline"]
+        if len(seeds) > 1:
+            ax_acc.axvspan(min(seeds), max(seeds), color="gray", alpha=0.25, zorder=0,
+                           label=f"baseline's range over {len(seeds)} seeds: inside it = no shown difference")
     # zoom on the interesting range; a variant that failed outright is labelled at the left edge instead
     lo = np.floor(10 * (np.median(acc) - 0.9)) / 10
     for k, a in enumerate(acc):
@@ -153,10 +184,198 @@ def plot_ablations(record: dict, path: str | Path | None = None):
     ax_acc.set_yticks(y, names)
     ax_acc.invert_yaxis()
     ax_acc.set_xlabel(f"test accuracy after {record['base']['num_epochs']} epochs (%)")
+    ax_acc.set_title("final test accuracy, one seed per row", fontsize=10)
     ax_time.set_xlabel("seconds per training epoch (2 CPU cores)")
+    ax_time.set_title("seconds per epoch (rough: the benchmark times them)", fontsize=10)
     for ax in (ax_acc, ax_time):
         ax.grid(axis="x", alpha=0.3)
-    ax_acc.legend(loc="lower right")
+    ax_acc.legend(loc="lower right", fontsize=7)
     fig.suptitle("What each design choice buys: one change from the main model per row")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def block_outputs(model, X) -> list[tuple[str, "torch.Tensor"]]:
+    """(block name, output) of every block whose output is a feature map, for a batch X, in eval mode."""
+    import torch
+
+    from .tables import blocks
+
+    outputs, hooks = [], []
+    for path, name, block in blocks(model):
+        hooks.append(block.register_forward_hook(lambda m, i, o, name=name: outputs.append((name, o.detach()))))
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(name, o.float().cpu()) for name, o in outputs if o.dim() == 4 and o.shape[-1] > 1]
+
+
+def plot_feature_maps(model, x, path: str | Path | None = None, max_channels: int = 16):
+    """One digit through the network: every channel of every block's output, one colour scale per block."""
+    maps = block_outputs(model, x[None] if x.dim() == 3 else x[:1])
+    cols = max(min(max(o.shape[1] for _, o in maps), max_channels), 2)
+    fig, axes = plt.subplots(len(maps), cols + 1, figsize=(1.0 * (cols + 1), 1.1 * len(maps)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].imshow(np.asarray(x.reshape(-1, *x.shape[-2:])[0].cpu()), cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=8)
+    for row, (name, out) in zip(axes, maps):
+        fm = out[0, :max_channels].numpy()
+        lo, hi = float(fm.min()), float(fm.max())
+        row[1].set_title(f"{name}: {out.shape[1]}×{out.shape[2]}×{out.shape[3]}", fontsize=8, loc="left")
+        for ax, channel in zip(row[1:], fm):
+            ax.imshow(channel, cmap="viridis", vmin=lo, vmax=hi)
+    fig.suptitle("Feature maps: one test digit through every block (rows), each channel a panel, "
+                 "one colour scale per row", fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_kernels(model, x, path: str | Path | None = None):
+    """The first layer's learned 3x3 kernels, each above what it does to one digit (the conv's output)."""
+    import torch
+    from torch import nn
+
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    weights = conv.weight.detach().float().cpu()
+    with torch.no_grad():  # the convolution alone, without its bias: what the kernel itself responds to
+        out = nn.functional.conv2d(x.reshape(1, 1, *x.shape[-2:]).float().cpu(), weights, stride=conv.stride,
+                                   padding=conv.padding)[0]
+    n = weights.shape[0]
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.2), squeeze=False)
+    scale = float(weights.abs().max())
+    for k in range(n):
+        axes[0, k].imshow(weights[k, 0].numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale)
+        axes[0, k].set_title(f"kernel {k + 1}", fontsize=8)
+        axes[1, k].imshow(out[k].numpy(), cmap="RdBu_r", vmin=-float(out.abs().max()), vmax=float(out.abs().max()))
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("3x3 weights\n(red +, blue −)", fontsize=8)
+    axes[1, 0].set_ylabel("output\n(before BN)", fontsize=8)
+    fig.suptitle("What the first layer's kernels find: each 3x3 kernel (top) and its output on one digit (bottom)",
+                 fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_receptive_field(model, x, path: str | Path | None = None):
+    """For the centre output of each block, the square of input pixels it sees, drawn on one digit."""
+    from matplotlib.patches import Rectangle
+
+    from .receptive_field import input_window, receptive_field_table
+    from .tables import blocks
+
+    rows = receptive_field_table(model, x.shape[-1])
+    panels = []
+    for path_, name, _ in blocks(model):  # the last spatial layer of each block
+        inside = [r for r in rows if r.name == path_ or r.name.startswith(f"{path_}.")]
+        if inside:
+            panels.append((name, inside[-1]))
+    cols = min(len(panels), 5)
+    lines = -(-len(panels) // cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(2.3 * cols, 2.5 * lines), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    image = np.asarray(x.reshape(-1, *x.shape[-2:])[0].cpu())
+    for ax, (name, r) in zip(axes.flat, panels):
+        c = (r.size_out - 1) // 2
+        top, left, bottom, right = input_window(r, c, c)
+        ax.imshow(image, cmap="gray_r")
+        ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, color="crimson", lw=2))
+        ax.set_xlim(-1.5, image.shape[1] + 0.5)
+        ax.set_ylim(image.shape[0] + 0.5, -1.5)
+        ax.set_title(f"{name}: {r.rf}×{r.rf} (jump {r.jump})", fontsize=9)
+    fig.suptitle("Receptive field: the input pixels one output of each block sees (its centre output); "
+                 "after the stride-2 max-pool each 3x3 conv adds 4 pixels instead of 2", fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def one_cycle_schedule(config, steps_per_epoch: int) -> tuple[list[float], list[float]]:
+    """Learning rate and momentum at every step of a run, read from the optimizer as the scheduler sets them."""
+    import torch
+
+    from .train import make_optimizer
+
+    optimizer, scheduler = make_optimizer(config, torch.nn.Linear(1, 1), steps_per_epoch)
+    lrs, momenta = [], []
+    for _ in range(config.num_epochs * steps_per_epoch):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        momenta.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    return lrs, momenta
+
+
+def plot_one_cycle(config, steps_per_epoch: int, path: str | Path | None = None):
+    """The one-cycle schedule of a run: learning rate and momentum at every step, from the scheduler itself."""
+    lrs, momenta = one_cycle_schedule(config, steps_per_epoch)
+    epochs = np.arange(len(lrs)) / steps_per_epoch
+    fig, (ax_lr, ax_m) = plt.subplots(1, 2, figsize=(12, 3.6))
+    ax_lr.plot(epochs, lrs)
+    ax_lr.set_title(f"learning rate: {lrs[0]:g} up to {max(lrs):g}, then down to {lrs[-1]:.1g}")
+    ax_lr.set_ylabel("learning rate")
+    ax_m.plot(epochs, momenta, color="tab:orange")
+    ax_m.set_title(f"momentum: {momenta[0]:g} down to {min(momenta):g}, then back up")
+    ax_m.set_ylabel("Nesterov momentum")
+    for ax in (ax_lr, ax_m):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"One-cycle schedule: {config.num_epochs} epochs of {steps_per_epoch} steps "
+                 f"(batch {config.batch_size}), set at every step")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def pre_activations(model, X) -> list[tuple[str, np.ndarray]]:
+    """(block, values) of what enters each block's ReLU, for a batch X, in training mode (as training sees them)."""
+    import torch
+    from torch import nn
+
+    from .tables import blocks
+
+    found, hooks = [], []
+    for _, name, block in blocks(model):
+        relus = [m for m in block.modules() if isinstance(m, nn.ReLU)]
+        if relus:
+            hooks.append(relus[0].register_forward_hook(
+                lambda m, i, o, name=name: found.append((name, i[0].detach().float().cpu().numpy().ravel()))))
+    model.train()
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for h in hooks:
+            h.remove()
+    return found
+
+
+def plot_batchnorm_effect(with_bn, without_bn, X, path: str | Path | None = None):
+    """At the start of training: the spread of what enters each ReLU, with BatchNorm and without it."""
+    fig, (ax_std, ax_hist) = plt.subplots(1, 2, figsize=(12, 3.8))
+    runs = {"with BatchNorm": pre_activations(with_bn, X), "without BatchNorm": pre_activations(without_bn, X)}
+    for label, values in runs.items():
+        ax_std.plot([name for name, _ in values], [v.std() for _, v in values], "o-", label=label)
+    ax_std.set_yscale("log")
+    ax_std.set_title("standard deviation of each layer's input to ReLU")
+    ax_std.set_xlabel("block")
+    ax_std.set_ylabel("standard deviation (log scale)")
+    ax_std.tick_params(axis="x", labelrotation=45)
+    last = {label: values[-1] for label, values in runs.items()}
+    for label, (name, v) in last.items():
+        ax_hist.hist(v, bins=80, alpha=0.6, density=True, label=f"{label} ({name})")
+    ax_hist.set_title("distribution of the last block's input to ReLU")
+    ax_hist.set_xlabel("value")
+    ax_hist.set_ylabel("density")
+    for ax in (ax_std, ax_hist):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("BatchNorm at the start of training: every layer's inputs stay centred with unit spread; "
+                 "without it the spread drifts layer by layer", fontsize=10)
     fig.tight_layout()
     return save(fig, path)

@@ -76,9 +76,9 @@ def colab_markdown(cwd: str | Path | None = None) -> str:
     url = repo_url(cwd)
     github = github_url(url) if url else None
     if not github:
-        return ("No Colab links yet: this copy of the project knows no GitHub address. Push it to GitHub, then run "
-                "`python -m s4lib readme`, which writes one \"Open in Colab\" badge per notebook here "
-                "(it reads `git remote get-url origin`, or `S4LIB_REPO_URL` when set).")
+        return ("To open a notebook in Colab, open it on GitHub and replace `https://github.com/` at the start of its "
+                "address with `https://colab.research.google.com/github/`. (A clone whose `origin` is on GitHub "
+                "writes one \"Open in Colab\" badge per notebook here with `python -m s4lib readme`.)")
     branch = link_branch(cwd)
     badge = "https://colab.research.google.com/assets/colab-badge.svg"
     return "\n".join(f"- [![Open In Colab]({badge})]({colab_url(github, branch, nb)}) `notebooks/{nb}`"

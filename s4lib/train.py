@@ -16,8 +16,7 @@ from tqdm import tqdm
 from .device import DEVICES, describe, resolve_device
 from .ema import EMA
 from .errors import S4Error
-from .model import DROPOUT, PRESETS, build_model, count_parameters
-from .records import SETTINGS_ADDED_LATER
+from .model import DROPOUT, PRESETS, build_model, count_parameters, known_models, recipe
 
 
 MAX_EPOCHS = 100  # a sane bound: the schedules here use 5 to 19
@@ -25,6 +24,9 @@ TRAIN_CHECK_IMAGES = 5_000  # training images evaluated like the test set after 
 FIRST_STEPS = 100  # training losses kept step by step at the start: the early comparison of designs
 UNIFORM_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
 WATCH_STEPS = 100  # after this many steps a loss still near UNIFORM_LOSS means the network is not learning
+# training settings added after records were first written, with the value every run made before them had:
+# a record without one ran with that value, so it stays the same experiment as a config holding it
+SETTINGS_ADDED_LATER = {"label_smoothing": 0.0, "ema": 0.0}
 
 
 class Diverged(S4Error):
@@ -35,10 +37,10 @@ class Diverged(S4Error):
 class TrainConfig:
     """Every knob of a training run, with its unit."""
 
-    model: str = "s4"  # preset name in s4lib.model.PRESETS
+    model: str = "s4"  # preset name in s4lib.model.PRESETS (unused when train() is given a model of one's own)
     num_epochs: int = 15  # full passes over the 60,000 training images
     batch_size: int = 128  # images per SGD step
-    lr: float = 0.4  # peak learning rate of the one-cycle schedule (0.1 until the validation search "main")
+    lr: float = 0.4  # peak learning rate of the one-cycle schedule (chosen on validation by the search "main")
     div_factor: float = 10.0  # the schedule starts at lr / div_factor
     final_div_factor: float = 100.0  # and ends at lr / div_factor / final_div_factor
     pct_start: float = 0.25  # fraction of all steps spent warming up to the peak lr
@@ -64,14 +66,19 @@ class TrainConfig:
     def __post_init__(self) -> None:
         problems = [f"{name} must be {rule}, got {getattr(self, name)!r}"
                     for name, rule, ok in self.checks() if not ok(getattr(self, name))]
-        if self.model not in PRESETS:
-            problems.append(f"unknown model preset {self.model!r}; choose one of {sorted(PRESETS)}")
+        if self.model not in known_models():
+            problems.append(f"unknown model preset {self.model!r}; choose one of {', '.join(PRESETS)}")
         if self.loader not in ("memory", "torchvision"):
             problems.append(f"loader must be 'memory' or 'torchvision', got {self.loader!r}")
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if problems:
             raise S4Error("invalid training config: " + "; ".join(problems))
+
+    @classmethod
+    def preset(cls, name: str = "s4", **overrides) -> TrainConfig:
+        """The config a preset trains with: the defaults, then the preset's recipe, then the overrides."""
+        return cls(**({"model": name} | recipe(name) | overrides))
 
     @staticmethod
     def checks() -> list[tuple[str, str, Callable]]:
@@ -139,6 +146,15 @@ class TrainResult:
     evaluated_on: str = "test"  # or "validation": images held out of the training set (config.validation)
     first_losses: list[float] = field(default_factory=list)  # training loss of each of the first FIRST_STEPS steps
     device: str = "cpu"  # the device that ran it, as describe() names it
+    model_name: str = ""  # the preset, or the class name of a model of one's own ("" = config.model)
+
+    def __post_init__(self) -> None:
+        self.model_name = self.model_name or self.config.model
+
+    @property
+    def own_model(self) -> bool:
+        """True when train() was given a model of one's own instead of a preset."""
+        return self.model_name != self.config.model
 
     @property
     def final(self) -> EpochLog:
@@ -147,22 +163,25 @@ class TrainResult:
 
     def to_dict(self) -> dict:
         """JSON-ready record (no model)."""
-        return dict(config=config_record(self.config), num_params=self.num_params, device=self.device,
+        return dict(config=config_record(self.config, self.model_name), num_params=self.num_params, device=self.device,
+                    **({"own_model": True} if self.own_model else {}),
                     evaluated_on=self.evaluated_on, first_losses=self.first_losses,
                     history=[asdict(e) for e in self.history], interrupted=self.interrupted,
                     **({"diverged": self.diverged} if self.diverged else {}))
 
     def checkpoint(self) -> dict:
         """The trained weights with the config and history that made them (loadable with weights_only)."""
-        return dict(config=config_record(self.config), history=[asdict(e) for e in self.history],
+        return dict(config=config_record(self.config, self.model_name), history=[asdict(e) for e in self.history],
+                    num_params=self.num_params, **({"own_model": True} if self.own_model else {}),
                     model_state=self.model.state_dict())
 
 
-def config_record(config: TrainConfig) -> dict:
-    """A config as records and checkpoints keep it: the data folder relative to the clone, not a path of this machine."""
+def config_record(config: TrainConfig, model_name: str | None = None) -> dict:
+    """A config as records and checkpoints keep it: the data folder relative to the clone, not a path of this machine,
+    and the model by its name (the preset, or the class of a model of one's own)."""
     from .project import shown
 
-    return asdict(config) | dict(data_root=shown(config.data_root))
+    return asdict(config) | dict(data_root=shown(config.data_root), model=model_name or config.model)
 
 
 def epoch_line(e: EpochLog, num_epochs: int, test_images: int = 10_000, split: str = "test") -> str:
@@ -290,10 +309,11 @@ def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int):
     return optimizer, scheduler
 
 
-def config_differences(then: dict, now: TrainConfig) -> dict:
+def config_differences(then: dict, now: TrainConfig, model_name: str | None = None) -> dict:
     """Settings that differ between a saved config and now; the data folder by where it is, not how it is written."""
     then = SETTINGS_ADDED_LATER | then  # a checkpoint from before a setting existed ran with its old value
-    diff = {k: (v, then.get(k)) for k, v in asdict(now).items() if k != "device" and then.get(k) != v}
+    now_settings = asdict(now) | dict(model=model_name or now.model)
+    diff = {k: (v, then.get(k)) for k, v in now_settings.items() if k != "device" and then.get(k) != v}
     if "data_root" in diff and Path(str(then.get("data_root"))).resolve() == Path(now.data_root).resolve():
         del diff["data_root"]
     return diff
@@ -301,7 +321,7 @@ def config_differences(then: dict, now: TrainConfig) -> dict:
 
 def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path, live: nn.Module) -> None:
     """Load a training checkpoint written by the same config into the live objects."""
-    diff = config_differences(ckpt["config"], result.config)
+    diff = config_differences(ckpt["config"], result.config, result.model_name)
     if diff:
         raise S4Error(f"checkpoint {path} was written by a different config (now, then): {diff}; "
                       "resume with the same flags or start a new checkpoint")
@@ -323,12 +343,34 @@ def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path
                       f"{str(e).splitlines()[0][:160] if str(e) else ''}); start a new checkpoint") from None
 
 
-def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
+def check_model(model: nn.Module, name: str, device: torch.device) -> None:
+    """Refuse, in one line, a model that fails on a batch of MNIST images or does not return (N, 10) logits."""
+    if count_parameters(model) == 0:
+        raise S4Error(f"model {name} has no trainable parameters")
+    X = torch.zeros(2, 1, 28, 28, device=device)
+    was_training = model.training
+    model.eval()  # no dropout draws and no BatchNorm statistics: the check leaves the model and the RNG as they were
+    try:
+        with torch.no_grad():
+            y_hat = model(X)
+    except Exception as e:
+        reason = str(e).splitlines()[0][:200] if str(e) else ""
+        raise S4Error(f"model {name} fails on a batch of shape (2, 1, 28, 28): {type(e).__name__}: {reason}") from None
+    finally:
+        model.train(was_training)
+    got = tuple(y_hat.shape) if isinstance(y_hat, torch.Tensor) else type(y_hat).__name__
+    if got != (2, 10):
+        raise S4Error(f"model {name} must map a batch of shape (N, 1, 28, 28) to logits of shape (N, 10); "
+                      f"for N = 2 it returned {got}")
+
+
+def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, verbose: bool = True,
           checkpoint: str | Path | None = None, resume: bool = False) -> TrainResult:
     """Train as config says; every epoch is evaluated and logged, the last one is the result.
 
-    With checkpoint, the training state is saved atomically after every epoch; resume continues
-    from it. Ctrl-C returns the completed epochs (result.interrupted) instead of losing them.
+    model: a model of one's own (any nn.Module from (N, 1, 28, 28) images to (N, 10) logits) instead of the
+    preset config.model; it is trained in place. With checkpoint, the training state is saved atomically after
+    every epoch; resume continues from it. Ctrl-C returns the completed epochs (result.interrupted).
     """
     from .checkpoint import load_checkpoint, save_atomic
 
@@ -339,14 +381,22 @@ def train(config: TrainConfig = TrainConfig(), verbose: bool = True,
 
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
+    name = config.model if model is None else type(model).__name__
+    if not isinstance(model, (nn.Module, type(None))):
+        raise S4Error(f"model must be an nn.Module (or None for the preset config.model), got {type(model).__name__}")
+    if model is not None:  # a model of one's own is checked before anything is loaded
+        model = model.to(device, memory_format=memory_format(config))
+        check_model(model, name, device)
     X_train, y_train, X_test, y_test = load_data(config, device, verbose)
-    model = build_model(config.model, config.dropout).to(device, memory_format=memory_format(config))
+    if model is None:  # built after the data, as every committed record was: same seed, same first weights
+        model = build_model(config.model, config.dropout).to(device, memory_format=memory_format(config))
+        check_model(model, name, device)
     ema = EMA(model, config.ema) if config.ema else None
     result = TrainResult(config, count_parameters(model), model=ema.model if ema else model, device=describe(device),
-                         evaluated_on="validation" if config.validation else "test")
+                         evaluated_on="validation" if config.validation else "test", model_name=name)
     if verbose:
         on = f"; evaluated on {len(y_test):,} validation images held out of training" if config.validation else ""
-        print(f"training {config.model} ({result.num_params:,} parameters) on {result.device}{on}", flush=True)
+        print(f"training {name} ({result.num_params:,} parameters) on {result.device}{on}", flush=True)
     batches = make_train_batches(config, X_train, y_train)
     total_steps = config.num_epochs * len(batches)
     if config.pct_start * total_steps <= 1:

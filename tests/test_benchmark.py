@@ -1,8 +1,8 @@
 """The benchmark measures what it names, in fresh processes, and reports ratios from the same invocation."""
 from pathlib import Path
 
-from s4lib.benchmark import VARIANTS, benchmark
-from s4lib.report import benchmark_markdown
+from s4lib.lab.benchmark import VARIANTS, benchmark
+from s4lib.lab.report import benchmark_markdown
 from s4lib.train import TrainConfig
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
@@ -29,7 +29,7 @@ def test_benchmark_records_every_variant_and_ratios():
 def test_channels_last_layout_computes_the_same_function():
     import torch
 
-    from s4lib.benchmark import prepare_model
+    from s4lib.lab.benchmark import prepare_model
 
     torch.manual_seed(0)
     plain = prepare_model(TrainConfig(channels_last=False)).eval()
@@ -43,7 +43,7 @@ def test_channels_last_layout_computes_the_same_function():
 
 
 def test_flops_are_counted_from_the_layers():
-    from s4lib.flops import multiply_adds, training_flops
+    from s4lib.lab.flops import multiply_adds, training_flops
     from s4lib.model import build_model
 
     model = build_model("s4-v1")
@@ -55,7 +55,7 @@ def test_flops_are_counted_from_the_layers():
 
 
 def test_profile_names_the_operators_and_sees_dropout_only_when_it_is_on():
-    from s4lib.benchmark import profile_steps
+    from s4lib.lab.benchmark import profile_steps
 
     config = TrainConfig(train_subset=640, data_root=DATA)
     ops = profile_steps(config, steps=2, top=100)

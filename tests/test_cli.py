@@ -2,7 +2,7 @@
 import pytest
 
 from s4lib.cli import build_parser, main
-from s4lib.records import MAIN_RECORD, MAIN_WEIGHTS, load_record
+from s4lib.lab.records import MAIN_RECORD, MAIN_WEIGHTS, load_record
 
 COMMANDS = ["data", "workbook", "train", "evaluate", "seeds", "ablations", "benchmark", "readme", "reproduce"]
 

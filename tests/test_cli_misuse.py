@@ -14,7 +14,7 @@ import torch
 import s4lib.train as train_module
 from s4lib.checkpoint import load_checkpoint, save_atomic
 from s4lib.cli import main
-from s4lib.records import ABLATIONS_RECORD, BENCHMARK_RECORD, RESULTS, seeds_record_path
+from s4lib.lab.records import ABLATIONS_RECORD, BENCHMARK_RECORD, RESULTS, seeds_record_path
 from s4lib.train import EpochLog, TrainConfig, TrainResult, config_differences
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +44,8 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("training started")
     monkeypatch.setattr(train_module, "train", refuse)
-    import s4lib.experiments
-    monkeypatch.setattr(s4lib.experiments, "train", refuse)
+    import s4lib.lab.experiments
+    monkeypatch.setattr(s4lib.lab.experiments, "train", refuse)
 
 
 def hand_made(config: TrainConfig, epochs: int = 2) -> TrainResult:
@@ -72,9 +72,9 @@ def test_another_experiment_never_replaces_a_committed_record(argv, capsys, no_t
 
 
 def test_a_record_names_exactly_the_command_that_ran(tmp_path, capsys, monkeypatch):
-    import s4lib.experiments
+    import s4lib.lab.experiments
 
-    monkeypatch.setattr(s4lib.experiments, "train", hand_made)
+    monkeypatch.setattr(s4lib.lab.experiments, "train", hand_made)
     out = tmp_path / "s.json"
     assert main(["seeds", "--seeds", "1", "--num-epochs", "2", "--train-subset", "1000",
                  "--lr", str(TrainConfig().lr), "--data-root", DATA, "--out", str(out)]) == 0
@@ -119,13 +119,13 @@ def test_a_bad_output_path_is_refused_before_training(tmp_path, capsys, no_train
 
 
 def test_a_failing_record_does_not_cost_the_weights(tmp_path, capsys, monkeypatch):
-    import s4lib.records
+    import s4lib.lab.records
 
     monkeypatch.setattr(train_module, "train", lambda config, **kw: hand_made(config))
 
     def disk_full(record, path):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(s4lib.records, "write_record", disk_full)
+    monkeypatch.setattr(s4lib.lab.records, "write_record", disk_full)
     code = main(["train", "--record", str(tmp_path / "r.json"), "--save", str(tmp_path / "w.pt"), *TINY_RUN])
     line = one_line_error(capsys, code)
     assert "No space left on device" in line
@@ -209,7 +209,7 @@ def test_readme_path_that_is_missing_is_one_line(capsys, tmp_path):
 
 
 def test_a_failing_benchmark_process_says_why(capsys):
-    from s4lib.benchmark import run_child
+    from s4lib.lab.benchmark import run_child
     from s4lib.errors import S4Error
 
     with pytest.raises(S4Error, match="benchmark process .* failed with exit code .*: .*"):
@@ -249,7 +249,7 @@ def test_resume_accepts_the_same_data_folder_written_another_way(monkeypatch):
 def test_records_and_checkpoints_from_before_a_setting_existed_ran_with_its_old_value():
     from dataclasses import asdict
 
-    from s4lib.records import SETTINGS_ADDED_LATER, seeds_experiment
+    from s4lib.lab.records import SETTINGS_ADDED_LATER, seeds_experiment
 
     old = {k: v for k, v in asdict(TrainConfig()).items() if k not in SETTINGS_ADDED_LATER}
     assert config_differences(old, TrainConfig()) == {}

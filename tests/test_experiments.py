@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-import s4lib.experiments as experiments
-from s4lib.experiments import run_entry, run_seeds, seeds_markdown, summarise
+import s4lib.lab.experiments as experiments
+from s4lib.lab.experiments import run_entry, run_seeds, seeds_markdown, summarise
 from s4lib.train import EpochLog, TrainConfig, TrainResult
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
@@ -37,7 +37,7 @@ def test_summary_flags_a_seed_below_the_goal():
 
 
 def test_ablations_record_each_variant(tmp_path):
-    from s4lib.experiments import ablations_markdown, run_ablations
+    from s4lib.lab.experiments import ablations_markdown, run_ablations
 
     base = TrainConfig(num_epochs=1, batch_size=128, train_subset=1000, test_subset=500, data_root=DATA)
     record = run_ablations(base, names=("baseline", "no BN", "dropout 0"), out=tmp_path / "a.json",
@@ -63,7 +63,7 @@ def test_unknown_ablation_is_refused(tmp_path):
     import pytest
 
     from s4lib.errors import S4Error
-    from s4lib.experiments import run_ablations
+    from s4lib.lab.experiments import run_ablations
 
     with pytest.raises(S4Error, match="unknown ablation"):
         run_ablations(TrainConfig(), names=("baseline", "bigger"), out=tmp_path / "a.json")
@@ -71,7 +71,7 @@ def test_unknown_ablation_is_refused(tmp_path):
 
 def test_another_experiment_never_replaces_a_record_without_force(tmp_path, monkeypatch):
     from s4lib.errors import S4Error
-    from s4lib.experiments import ablation_group, run_ablations
+    from s4lib.lab.experiments import ablation_group, run_ablations
 
     monkeypatch.setattr(experiments, "train", lambda config: hand_made_result(config, [0.5, 0.9]))
     base = TrainConfig(num_epochs=2, data_root=DATA)
@@ -130,7 +130,7 @@ def test_records_report_the_last_epoch_not_the_best(tmp_path, monkeypatch):
 
 
 def test_a_variant_is_beyond_the_noise_only_outside_the_baselines_range(tmp_path):
-    from s4lib.experiments import ablations_markdown
+    from s4lib.lab.experiments import ablations_markdown
     from s4lib.plots import plot_first_steps
 
     def run(name, seed, acc):
@@ -151,7 +151,7 @@ def test_machine_names_torch_threads_only_when_not_one_per_core(monkeypatch):
 
     import torch
 
-    from s4lib.records import machine
+    from s4lib.lab.records import machine
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from s4lib.errors import S4Error
-from s4lib.model import PRESETS, build_model, count_parameters, layer_types
+from s4lib.model import PRESETS, architecture, build_model, count_parameters, known_models, layer_types
 from s4lib.receptive_field import format_rf_table, receptive_field_table
 
 
@@ -16,7 +16,7 @@ def test_model_is_small_and_has_the_required_parts(preset, limit):
     assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= types
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", known_models())
 def test_every_preset_maps_images_to_ten_logits(preset):
     model = build_model(preset)
     assert count_parameters(model) < 20_000
@@ -31,7 +31,7 @@ def test_ablation_presets_change_only_what_they_name():
     pools = {p: [r.rf for r in receptive_field_table(build_model(p)) if r.kind.startswith("maxpool")][0]
              for p in ("s4", "s4-pool-3", "s4-pool-late")}
     assert pools["s4"] < pools["s4-pool-3"] < pools["s4-pool-late"]
-    assert str(PRESETS["s4-pool-early"]) == str(PRESETS["s4"])  # the speed search's name for the main layout
+    assert str(architecture("s4-pool-early")) == str(architecture("s4"))  # the speed search's name for the main layout
     spatial = build_model("s4-dropout2d")
     assert count_parameters(spatial) == count_parameters(build_model("s4"))
     assert "Dropout2d" in layer_types(spatial) and "Dropout" not in layer_types(spatial)
@@ -47,7 +47,7 @@ def test_dropout2d_drops_whole_channels():
 
 
 def test_parameter_count_matches_a_count_by_hand():
-    a = PRESETS["s4"]
+    a = architecture("s4")
     widths = [1, *a.block1]
     convs = sum(9 * c_in * c_out for c_in, c_out in zip(widths, widths[1:]))
     convs += a.block1[-1] * a.squeeze
@@ -83,7 +83,7 @@ def test_padding_keeps_the_size_and_adds_no_parameters():
 
     from s4lib.model import Net
 
-    plain = PRESETS["micro-ap"]
+    plain = architecture("micro-ap")
     padded = Net(replace(plain, padded=1))
     assert count_parameters(padded) == count_parameters(Net(plain))
     sizes = [r.size_out for r in receptive_field_table(padded)]
@@ -95,7 +95,7 @@ def test_padding_keeps_the_size_and_adds_no_parameters():
 
 @pytest.mark.parametrize("preset", ["micro-sep", "micro-sep-5"])
 def test_separable_presets_filter_each_channel_then_mix_and_count_by_hand(preset):
-    a = PRESETS[preset]
+    a = architecture(preset)
     model = build_model(preset)
     assert count_parameters(model) < 5_000
     assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= layer_types(model)
@@ -116,6 +116,6 @@ def test_separable_convs_see_as_far_as_full_ones():
 
     from s4lib.model import Net
 
-    full = Net(replace(PRESETS["micro-sep"], separable=False))
+    full = Net(replace(architecture("micro-sep"), separable=False))
     assert receptive_field_table(build_model("micro-sep"))[-1].rf == receptive_field_table(full)[-1].rf
     assert count_parameters(build_model("micro-sep")) < count_parameters(full) / 3

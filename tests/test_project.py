@@ -9,7 +9,7 @@ import pytest
 from s4lib.cli import main
 from s4lib.notebooks import read
 from s4lib.project import NOTEBOOKS, colab_markdown, github_url, link_branch, repo_url, shown
-from s4lib.report import read_block
+from s4lib.lab.report import read_block
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB = "https://colab.research.google.com/github"
@@ -78,22 +78,22 @@ def test_a_clone_without_remote_gets_no_link_and_says_how_links_appear(clone):
     assert repo_url(clone) is None
     assert main(["readme", "--path", str(clone / "README.md")]) == 0
     block = read_block((clone / "README.md").read_text(), "colab")
-    assert "colab.research.google.com" not in block and "](" not in block
-    assert "Push it to GitHub, then run `python -m s4lib readme`" in block
+    assert "](" not in block  # no badge, no link: only how to open a notebook in Colab by hand
+    assert "https://colab.research.google.com/github/" in block and "`python -m s4lib readme`" in block
     for nb in NOTEBOOKS:
         assert "\nREPO_URL = None  #" in "\n" + first_cell(clone / "notebooks" / nb)
 
 
 def test_a_non_github_remote_gets_no_link(clone):
     git(clone, "remote", "add", "origin", "https://gitlab.com/alice/s4.git")
-    assert "colab.research.google.com/github" not in colab_markdown(clone)
+    assert "](" not in colab_markdown(clone)
 
 
 def test_the_environment_variable_wins_and_may_be_any_git_url(clone, monkeypatch):
     git(clone, "remote", "add", "origin", "https://github.com/alice/s4-course")
     monkeypatch.setenv("S4LIB_REPO_URL", "file:///srv/s4")
     assert repo_url(clone) == "file:///srv/s4"
-    assert "colab.research.google.com/github" not in colab_markdown(clone)  # pip can use it, Colab cannot
+    assert "](" not in colab_markdown(clone)  # pip can use it, Colab cannot
     monkeypatch.setenv("S4LIB_REPO_URL", "https://github.com/bob/fork.git")
     assert f"{COLAB}/bob/fork/blob/main/notebooks/{NOTEBOOKS[1]}" in colab_markdown(clone)
 
@@ -104,7 +104,7 @@ def test_committed_readme_and_notebooks_agree_on_the_address():
     assert len(addresses) == 1
     (address,) = addresses
     if address == "None":
-        assert "Push it to GitHub" in block and COLAB not in block
+        assert "replace `https://github.com/`" in block and "](" not in block
     else:
         owner_repo = address.strip('"').removeprefix("https://github.com/")
         assert block.count(f"{COLAB}/{owner_repo}/blob/") == len(NOTEBOOKS)
@@ -113,3 +113,11 @@ def test_committed_readme_and_notebooks_agree_on_the_address():
 def test_shown_paths_are_relative_to_the_clone():
     assert shown(ROOT / "notebooks" / "results" / "s4_main.json") == "notebooks/results/s4_main.json"
     assert shown("data") == "data"
+
+
+def test_notebook_01_carries_the_workbook_picture_it_shows():
+    from s4lib.notebooks import WORKBOOK_PICTURE, attached
+
+    nb = ROOT / "notebooks" / NOTEBOOKS[0]
+    assert f"(attachment:{WORKBOOK_PICTURE})" in nb.read_text()
+    assert attached(nb, WORKBOOK_PICTURE) == (ROOT / "images" / WORKBOOK_PICTURE).read_bytes()

@@ -1,17 +1,20 @@
-"""The README's commands are what CI runs, and its generated tables are what the code makes now."""
+"""The README is the lesson and the index: short, its links resolve, its tables and the report are what the code
+and the committed records make now."""
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from s4lib.report import generated_blocks, read_block
+from s4lib.lab.report import REPORT, generated_blocks, github_anchor, read_block, report_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+WORD_BUDGET = 4_000
 
 
-def quick_start_commands():
-    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+def setup_commands():
+    section = README.split("## Set-up", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
 
@@ -22,8 +25,8 @@ def make_recipe(target):
     return m.group(1)
 
 
-def test_quick_start_has_exactly_the_two_commands():
-    assert quick_start_commands() == ["make reproduce", "make test"]
+def test_set_up_has_exactly_the_two_commands():
+    assert setup_commands() == ["make reproduce", "make test"]
 
 
 def test_ci_runs_the_readme_test_command():
@@ -41,12 +44,66 @@ def test_make_reproduce_regenerates_everything():
     assert "-m s4lib reproduce" in make_recipe("reproduce")
 
 
+def test_readme_keeps_its_word_budget():
+    assert len(README.split()) <= WORD_BUDGET, f"README.md has {len(README.split())} words, the budget is {WORD_BUDGET}"
+
+
+def test_the_checklist_comes_first_and_the_concept_answers_in_the_first_half():
+    lines = README.splitlines()
+    headings = [k for k, line in enumerate(lines) if line.startswith("## ")]
+    assert lines[headings[0]] == "## Assignment checklist"
+    concepts = lines.index("### Why the network looks like this")
+    assert concepts < len(lines) / 2 and len(" ".join(lines[:concepts]).split()) < len(README.split()) / 2
+
+
 @pytest.mark.parametrize("name", sorted(generated_blocks()))
 def test_readme_tables_are_what_the_code_makes_now(name):
     assert read_block(README, name) == generated_blocks()[name], \
         f"README block {name} is stale: run `python -m s4lib readme`"
 
 
-def test_readme_links_and_pictures_exist():
-    for ref in re.findall(r"\]\(((?!https?:)[^)\s#]+)\)", README):
-        assert (ROOT / ref).exists(), ref
+def test_the_report_is_what_the_records_make_now():
+    assert REPORT.read_text() == report_markdown(), "the experiment report is stale: run `python -m s4lib readme`"
+
+
+def test_the_report_has_a_section_for_every_committed_record():
+    report = REPORT.read_text()
+    for path in sorted(p for p in REPORT.parent.glob("*.json") if ".partial" not in p.name):
+        record = json.loads(path.read_text())
+        if path.name == "s4_main.json":  # notebook 02's run: the README's result
+            assert "mnist-results" in generated_blocks()
+        elif path.name.startswith("search_"):
+            assert f"### Search {record['search']}:" in report, path.name
+        elif path.name.startswith("seeds_"):
+            assert f"Made by `{record['command']}` on {record['machine']}" in report, path.name
+        elif path.name == "ablations.json":
+            assert "## Ablations" in report and f"`{record['command']}`" in report
+        elif path.name == "benchmark.json":
+            assert "## Benchmark" in report and f"`{record['command']}`" in report
+        else:
+            pytest.fail(f"{path.name}: a record the report does not know")
+
+
+def links(text: str) -> list[str]:
+    """Every relative link target of a markdown text (pictures included)."""
+    return [t for t in re.findall(r"\]\(([^)\s]+)\)", text) if not re.match(r"[a-z]+:", t)]
+
+
+def anchors(path: Path) -> set[str]:
+    """The #anchors GitHub gives the headings of a markdown file."""
+    return {github_anchor(line.lstrip("#")) for line in path.read_text().splitlines() if line.startswith("#")}
+
+
+@pytest.mark.parametrize("doc", [ROOT / "README.md", REPORT], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_and_anchor_resolves(doc):
+    for target in links(doc.read_text()):
+        file, _, anchor = target.partition("#")
+        path = (doc.parent / file).resolve() if file else doc
+        assert path.exists(), f"{doc.name}: {target}"
+        if anchor:
+            assert anchor in anchors(path), f"{doc.name}: {target}: no such heading"
+
+
+def test_the_anchor_rule_is_githubs():
+    assert github_anchor("Part 2: an MNIST CNN under 20,000 parameters") == "part-2-an-mnist-cnn-under-20000-parameters"
+    assert github_anchor("Search main-3: more channels, or weight decay") == "search-main-3-more-channels-or-weight-decay"

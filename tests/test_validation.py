@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import s4lib.experiments as experiments
+import s4lib.lab.experiments as experiments
 from s4lib.data import hold_out
 from s4lib.errors import S4Error
 from s4lib.train import TrainConfig, load_data
@@ -59,7 +59,7 @@ def recording_train(seen: list, acc_of=lambda config: 0.97):
 
 
 def test_search_scores_candidates_on_validation_and_records_them(tmp_path, monkeypatch):
-    from s4lib.experiments import run_search, search_markdown
+    from s4lib.lab.experiments import run_search, search_markdown
 
     seen = []
     monkeypatch.setattr(experiments, "train", recording_train(seen, lambda c: 0.98 if c.model == "s4-pool-3" else 0.97))
@@ -86,7 +86,7 @@ def test_a_search_command_re_runs_with_the_settings_it_ran_with_unless_a_flag_na
 
 
 def test_every_committed_search_record_matches_the_search_its_command_runs_today():
-    from s4lib.records import load_record, search_record_path
+    from s4lib.lab.records import load_record, search_record_path
 
     for name, (_, candidates) in experiments.SEARCHES.items():
         path = search_record_path(name)

@@ -12,6 +12,7 @@ from openpyxl.utils import get_column_letter
 
 from s4lib.backprop import CLASS_VALUES, COLUMNS, LEARNING_RATES, NUM_ITERATIONS, run_all
 from s4lib.libreoffice import recalculated_values
+from conftest import needs_libreoffice
 from s4lib.workbook import (DOC_DATE, FIRST_DATA_ROW, HEADER_ROW, INPUT_FIRST_ROW, INPUT_NAMES, LABELS,
                             LR_FIRST_ROW, SUMMARY, sheet_name, write_workbook)
 
@@ -44,6 +45,7 @@ def poison_cached_values(src, dst):
 
 @pytest.fixture(scope="module")
 def recalculated(tmp_path_factory):
+    needs_libreoffice()
     # LibreOffice must compute every number itself: hand it the committed workbook with wrong cached values
     # and without the recalculate-on-load flag, so a value read back unrecalculated would be -1
     poisoned = tmp_path_factory.mktemp("poisoned") / "backprop.xlsx"
@@ -147,6 +149,7 @@ def test_summary_table_reports_the_history(recalculated):
 
 
 def test_generator_changes_follow_the_inputs(tmp_path):
+    needs_libreoffice()
     # a workbook for other learning rates and length is built from the same formulas
     path = write_workbook(tmp_path / "small.xlsx", learning_rates=[0.3, 3.0], num_iterations=5)
     # per sheet: 6 rows of formulas, B1, and E_total @ 0 and @ 1 on the summary

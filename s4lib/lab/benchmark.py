@@ -19,14 +19,14 @@ from pathlib import Path
 
 import torch
 
-from .errors import S4Error
+from ..errors import S4Error
 from .records import machine, write_record
-from .train import TrainConfig
+from ..train import TrainConfig
 
 # name -> (what it is, TrainConfig overrides, torch threads (0 = torch's default), compute option or "");
-# every lever tried has a row, kept or not; "v1" is the main config before the speed work, to measure against
+# every lever tried has a row, kept or not; "v1", the first design of the main model, is the row to measure against
 VARIANTS: dict[str, tuple[str, dict, int, str]] = {
-    "v1": ("v1: dropout after every conv but the last, NCHW layout (the main config until the speed work)",
+    "v1": ("v1: max-pool after 3 convs, dropout after every conv but the last, NCHW layout",
            dict(model="s4-v1", channels_last=False), 0, ""),
     "default": ("the main config: max-pool after 2 convs, dropout after it, channels_last", {}, 0, ""),
     "no_dropout": ("the main config without dropout (what dropout still costs)", dict(dropout=0.0), 0, ""),
@@ -50,8 +50,8 @@ WARMUP_BATCHES = 10  # untimed steps before the epoch: first-call allocation, an
 
 def prepare_model(config: TrainConfig, option: str = "") -> torch.nn.Module:
     """The config's model in the config's memory layout, with a compute option applied: "" or "compile"."""
-    from .model import build_model
-    from .train import memory_format
+    from ..model import build_model
+    from ..train import memory_format
 
     model = build_model(config.model, config.dropout).to(memory_format=memory_format(config))
     return torch.compile(model) if option == "compile" else model
@@ -59,8 +59,8 @@ def prepare_model(config: TrainConfig, option: str = "") -> torch.nn.Module:
 
 def training_setup(config: TrainConfig, option: str = ""):
     """Model, training batches, optimizer, constant-lr scheduler and the test set, as a timed run needs them."""
-    from .device import resolve_device
-    from .train import load_data, make_train_batches
+    from ..device import resolve_device
+    from ..train import load_data, make_train_batches
 
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -75,8 +75,8 @@ def training_setup(config: TrainConfig, option: str = ""):
 def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") -> dict:
     """Warm up, then one timed training epoch and one test pass in this process: seconds, FLOPs and peak RSS."""
     from .flops import training_flops
-    from .model import build_model
-    from .train import evaluate, train_one_epoch
+    from ..model import build_model
+    from ..train import evaluate, train_one_epoch
 
     if num_threads:
         torch.set_num_threads(num_threads)
@@ -98,7 +98,7 @@ def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") ->
 
 def profile_steps(config: TrainConfig, steps: int = 20, top: int = 8) -> list[tuple[str, float]]:
     """The operators taking the most CPU time over a few training steps, with their share of the total."""
-    from .train import train_one_epoch
+    from ..train import train_one_epoch
 
     model, batches, optimizer, scheduler, _, _ = training_setup(config)
     batches = list(islice(batches, steps + 3))
@@ -114,7 +114,7 @@ def profile_steps(config: TrainConfig, steps: int = 20, top: int = 8) -> list[tu
 
 def run_child(config: TrainConfig, num_threads: int, option: str, task: str = "measure") -> dict:
     """measure_once (or the peak, or a profile) in a fresh Python process; a failure is one line with its reason."""
-    cmd = [sys.executable, "-m", "s4lib.benchmark", "--child", json.dumps(asdict(config)),
+    cmd = [sys.executable, "-m", "s4lib.lab.benchmark", "--child", json.dumps(asdict(config)),
            "--threads", str(num_threads), "--option", option, "--task", task]
     done = subprocess.run(cmd, capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
@@ -147,7 +147,7 @@ def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
-    """The benchmark's options, shared by `python -m s4lib benchmark` and `python -m s4lib.benchmark`."""
+    """The benchmark's options, shared by `python -m s4lib benchmark` and `python -m s4lib.lab.benchmark`."""
     p.add_argument("--repeats", type=int, default=3, help="rounds; every variant runs once per round (default 3)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants (default all)")
@@ -160,8 +160,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Profile, or benchmark every variant and write the record, as the parsed flags say."""
-    from .files import check_output
-    from .project import shown
+    from ..files import check_output
+    from ..project import shown
     from .records import BENCHMARK_RECORD, benchmark_experiment, guard_replace
     from .report import benchmark_markdown
 
@@ -186,14 +186,14 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m s4lib.benchmark", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m s4lib.lab.benchmark", description=__doc__)
     add_flags(p)
     # a child measures one variant in its own process (see run_child)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
     p.add_argument("--task", default="measure", choices=("measure", "peak", "profile"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    args.command_text = "python -m s4lib.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+    args.command_text = "python -m s4lib.lab.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.child:
         print(json.dumps(child_task(args.task, TrainConfig(**json.loads(args.child)), args.threads, args.option)))
     else:

@@ -9,10 +9,11 @@ from typing import Callable
 
 import torch
 
-from .device import threads_phrase
-from .errors import S4Error
-from .files import atomic_write
-from .project import clone_root, shown
+from ..device import threads_phrase
+from ..errors import S4Error
+from ..files import atomic_write
+from ..project import clone_root, shown
+from ..train import SETTINGS_ADDED_LATER
 
 
 def results_dir() -> Path:
@@ -67,9 +68,6 @@ def write_record(record: dict, path: str | Path = MAIN_RECORD) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-# training settings added after records were first written, with the value every run made before them had:
-# a record without one ran with that value, so it stays the same experiment as a config holding it
-SETTINGS_ADDED_LATER = {"label_smoothing": 0.0, "ema": 0.0}
 
 
 def where_free(config: dict | None) -> dict | None:

@@ -1,0 +1,368 @@
+"""README tables made from code and committed records, and the tool that refreshes them in place."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from torch import nn
+
+from ..errors import S4Error
+from ..project import PACKAGE_DIR
+from ..tables import architecture_table, results_markdown
+from .records import ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, search_record_path
+
+README = PACKAGE_DIR.parent / "README.md"
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    """Replace what stands between <!-- name:start --> and <!-- name:end --> with content."""
+    pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->\n).*?(<!-- {re.escape(name)}:end -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README has no block <!-- {name}:start --> ... <!-- {name}:end -->")
+    return pattern.sub(lambda m: m.group(1) + content + "\n" + m.group(2), text)
+
+
+def read_block(text: str, name: str) -> str:
+    """The content of a generated block."""
+    m = re.search(rf"<!-- {re.escape(name)}:start -->\n(.*?)<!-- {re.escape(name)}:end -->", text, re.S)
+    if not m:
+        raise ValueError(f"README has no block <!-- {name}:start --> ... <!-- {name}:end -->")
+    return m.group(1).removesuffix("\n")
+
+
+def generated_blocks() -> dict[str, str]:
+    """Every README block that code produces, by name."""
+    from ..backprop import error_table_markdown, run_all
+    from ..model import build_model
+
+    histories = run_all()
+    blocks = {"error-table": error_table_markdown(histories), "architecture": architecture_table(build_model("s4"))}
+    if MAIN_RECORD.exists():
+        main = load_record()
+        blocks["mnist-results"] = results_markdown(main)
+        blocks["checklist"] = checklist_markdown(main)
+    seeds = seeds_records()
+    if seeds:
+        blocks["presets"] = presets_markdown(seeds)
+    if BENCHMARK_RECORD.exists():
+        blocks["speed"] = speed_markdown(load_record(BENCHMARK_RECORD))
+    return blocks
+
+
+def checklist_markdown(main: dict) -> str:
+    """The assignment's requirements, each with its value here (from code and the committed run) and where it is shown."""
+    from ..assignment import MAX_EPOCHS, MAX_PARAMETERS, MIN_TEST_ACC, has, has_gap
+    from ..backprop import LEARNING_RATES
+    from ..model import build_model, count_parameters
+
+    model = build_model(main["config"]["model"], main["config"]["dropout"])
+    h = main["history"]
+    parts = [name for name, ok in (("BatchNorm", has(model, nn.BatchNorm2d)), ("Dropout", has(model, nn.Dropout)),
+                                   ("GAP", has_gap(model)), ("a fully connected layer", has(model, nn.Linear))) if ok]
+    nb1, nb2 = "notebooks/01_backprop_by_hand.ipynb", "notebooks/02_mnist_cnn.ipynb"
+    rows = [
+        ("Part 1: a spreadsheet that trains the 2-2-2 network with live formulas", "`backprop.xlsx`",
+         "[the workbook](#the-workbook), [`backprop.xlsx`](backprop.xlsx)"),
+        ("Part 1: a screenshot of the workbook", "rendered from the committed file",
+         "[screenshot](images/workbook_iterations.png)"),
+        ("Part 1: every step explained (forward pass, error, each gradient, update)", "equations and code",
+         f"[each step](#each-step), [notebook 01]({nb1})"),
+        ("Part 1: the error graph for η = " + ", ".join(f"{lr:g}" for lr in LEARNING_RATES),
+         "one curve per η, 100 updates", "[the learning rate](#the-learning-rate) (graph and table)"),
+        (f"Part 2: fewer than {MAX_PARAMETERS:,} parameters", f"{count_parameters(model):,}",
+         "[architecture](#architecture)"),
+        (f"Part 2: fewer than {MAX_EPOCHS} epochs", f"{len(h)}", "[result](#result)"),
+        ("Part 2: BatchNorm, Dropout, GAP, a fully connected layer", ", ".join(parts) or "none",
+         "[architecture](#architecture)"),
+        (f"Part 2: {100 * MIN_TEST_ACC:.1f}% validation accuracy (the MNIST test set here)",
+         f"{100 * h[-1]['test_acc']:.2f}% at the final epoch ({len(h)})", "[result](#result)"),
+        ("Part 2: the training logs", "one line per epoch", f"[notebook 02]({nb2})"),
+        ("Part 2: the design concepts answered", "each topic of the list", "[why the network looks like this]"
+                                                               "(#why-the-network-looks-like-this)"),
+    ]
+    lines = ["| requirement | here | shown in |", "|---|---|---|"]
+    lines += [f"| {req} | {value} | {where} |" for req, value, where in rows]
+    return "\n".join(lines)
+
+
+def preset_records(records: list[dict]) -> dict[str, dict]:
+    """The seeds record of each preset a user picks, trained with its recipe as it stands (the others are the lab's)."""
+    from ..model import PRESETS
+    from ..train import TrainConfig, config_record
+    from .records import seeds_experiment
+
+    found = {}
+    for name in PRESETS:
+        wanted = dict(config=config_record(TrainConfig.preset(name)), seeds=list(range(1, 6)))
+        match = [r for r in records if seeds_experiment(r) == seeds_experiment(wanted)]
+        if match:
+            found[name] = match[0]
+    return found
+
+
+def presets_markdown(records: list[dict]) -> str:
+    """One row per preset: parameters, epochs, each seed's final test accuracy, min and mean."""
+    from ..model import PRESET_WHAT
+
+    found = preset_records(records)
+    lines = ["| preset | what it is | parameters | epochs | seeds 1 to 5: final-epoch test accuracy | min | mean |",
+             "|---|---|---:|---:|---|---:|---:|"]
+    for name, rec in found.items():
+        finals = ", ".join(f"{100 * r['final_test_acc']:.2f}" for r in rec["runs"])
+        s = rec["summary"]
+        lines.append(f"| `{name}` | {PRESET_WHAT[name]} | {rec['runs'][0]['num_params']:,} | "
+                     f"{rec['config']['num_epochs']} | {finals} | {100 * s['min']:.2f}% | {100 * s['mean']:.3f}% |")
+    commands = "; ".join(f"`{rec['command']}`" for rec in found.values())
+    lines += ["", f"Made by {commands}. Each number is a final epoch on the 10,000 test images; nothing is picked."]
+    return "\n".join(lines)
+
+
+def speed_markdown(record: dict) -> str:
+    """One line: the main config's epoch time in the benchmark, and its ratio to v1 from the same invocation."""
+    m = record["median"]
+    return (f"In the benchmark (`{record['command']}`, {record['machine']}, median of {record['repeats']} rounds), "
+            f"the main config trains an epoch in {m['default']['train_s']:.1f} s and tests in "
+            f"{m['default']['test_s']:.1f} s; v1, the first design (max-pool after 3 convs, dropout after every conv "
+            f"but the last), takes {m['v1']['train_s']:.1f} s an epoch, "
+            f"{m['v1']['train_s'] / m['default']['train_s']:.2f}x as long.")
+
+
+def seeds_records() -> list[dict]:
+    """Every seeds record, the main model first, then the smaller ones from large to small."""
+    from .records import RESULTS
+
+    paths = sorted(p for p in RESULTS.glob("seeds_*.json") if ".partial" not in p.name)
+    records = [load_record(p) | {"path": p.name} for p in paths]
+    return sorted(records, key=lambda r: (r["config"]["model"] != "s4", -r["runs"][0]["num_params"],
+                                          r["config"]["model"], r["config"]["num_epochs"]))
+
+
+def benchmark_markdown(record: dict) -> str:
+    """Medians of the speed benchmark, ratios to v1 from the same invocation, and the share of the machine's peak."""
+    m, peak = record["median"], record.get("peak_gflops")
+    base = "v1" if "v1" in m else next(iter(m))
+    lines = ["| variant | training epoch (s) | faster than v1 | GFLOP per epoch | GFLOP/s | % of peak | "
+             "test pass (s) | peak RSS (MiB) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, what in record["variants"].items():
+        r = m[name]
+        gflops = r["train_gflop"] / r["train_s"] if "train_gflop" in r else None
+        lines.append(f"| {what} | {r['train_s']:.1f} | {m[base]['train_s'] / r['train_s']:.2f}x | "
+                     f"{fmt(r.get('train_gflop'), '.0f')} | {fmt(gflops, '.1f')} | "
+                     f"{fmt(100 * gflops / peak if gflops and peak else None, '.1f')} | "
+                     f"{r['test_s']:.1f} | {r['peak_rss_mib']:.0f} |")
+    peak_line = (f" The machine's peak, a 2048x2048 float32 matrix multiply measured in the same invocation (best "
+                 f"of {record['repeats']} rounds of 5), is {peak:.0f} GFLOP/s." if peak else "")
+    lines += ["", f"Median of {record['repeats']} rounds; each round runs every variant once, in a fresh process, "
+              f"batch {record['config']['batch_size']} unless named. \"Faster than v1\" is v1's epoch divided by "
+              f"the variant's (above 1 = faster). FLOPs count the convolutions and the Linear layer: 2 per "
+              f"multiply-add for the forward pass, times 3 for forward and backward; BatchNorm, ReLU, pooling, "
+              f"dropout and the augmentation are not counted.{peak_line} "
+              f"Made by `{record['command']}` on {record['machine']}, {record['date']}."]
+    return "\n".join(lines)
+
+
+def profile_markdown(record: dict) -> str:
+    """The operators that take the most CPU time in a training step, per profiled variant."""
+    lines = []
+    for name, top in record.get("profiles", {}).items():
+        shares = ", ".join(f"`{op}` {100 * share:.0f}%" for op, share in top[:5])
+        lines.append(f"- {record['variants'][name]}: {shares}")
+    return "\n".join(lines)
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """A number in a table cell, or nothing when the record predates it."""
+    return "" if value is None else format(value, spec)
+
+
+def refresh_readme(path: str | Path = README) -> Path:
+    """Rewrite the generated blocks of the README from code and committed records, and the Colab links.
+
+    The links come from the address of the clone the README sits in (see s4lib.project); the same
+    address goes into the first cell of each notebook beside it, so a notebook opened alone can install s4lib.
+    """
+    from ..notebooks import WORKBOOK_PICTURE, embed_picture, set_address
+    from ..project import NOTEBOOKS, colab_markdown, github_url, repo_url
+
+    path = Path(path)
+    if not path.is_file():
+        problem = "is a folder" if path.is_dir() else "no such file"
+        raise S4Error(f"--path {path}: {problem}; give the README to refresh")
+    text = path.read_text()
+    for name, content in generated_blocks().items():
+        text = replace_block(text, name, content)
+    report = report_markdown() if path.resolve() == README.resolve() else None
+    text = replace_block(text, "colab", colab_markdown(path.parent))
+    url = repo_url(path.parent)
+    github = github_url(url) if url else None
+    notebooks = [path.parent / "notebooks" / nb for nb in NOTEBOOKS if (path.parent / "notebooks" / nb).is_file()]
+    for nb in notebooks:  # a notebook without its address line stops the refresh before anything is written
+        set_address(nb, github, dry_run=True)
+    path.write_text(text)
+    if report is not None:  # the report belongs to the clone's own README, not to a copy elsewhere
+        REPORT.write_text(report)
+    for nb in notebooks:
+        set_address(nb, github)
+    picture = path.parent / "images" / WORKBOOK_PICTURE
+    if notebooks and picture.is_file():
+        embed_picture(notebooks[0], picture)
+    return path
+
+
+REPORT = README.parent / "notebooks" / "results" / "README.md"  # GitHub shows it when the folder is opened
+
+
+def fill(text: str, values: dict[str, str], where: str) -> str:
+    """Replace every [[key]] of a text with its value; a key with no value is an error, never a blank."""
+    def value(m: re.Match) -> str:
+        if m.group(1) not in values:
+            raise S4Error(f"{where}: no value for [[{m.group(1)}]] in its record")
+        return values[m.group(1)]
+    return re.sub(r"\[\[(.+?)\]\]", value, text)
+
+
+def github_anchor(heading: str) -> str:
+    """The #anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def search_values(record: dict) -> dict[str, str]:
+    """[[candidate]] -> mean final validation accuracy, [[candidate:right]] -> images right over its seeds."""
+    from .experiments import runs_by_name
+
+    values = {}
+    for name, runs in runs_by_name(record["runs"]).items():
+        accs = [r["final_test_acc"] for r in runs]
+        right = round(sum(accs) * record["base"]["validation"])
+        values[name] = f"{100 * sum(accs) / len(accs):.2f}%"
+        values[f"{name}:right"] = f"{right:,} of {len(accs) * record['base']['validation']:,}"
+    return values
+
+
+def search_section(name: str, record: dict, others: dict[str, dict]) -> str:
+    """A search: its question, the rule fixed before its runs, its table, and what was decided."""
+    from .experiments import search_markdown
+    from .notes import SEARCH_NOTES
+
+    heading, rule, decision = SEARCH_NOTES[name]
+    values = search_values(record)
+    if name == "main-5" and "main-4" in others:  # read together with main-4's three seeds
+        both = dict(record, runs=others["main-4"]["runs"] + record["runs"])
+        values |= {f"five:{k}": v for k, v in search_values(both).items()}
+    values |= seeds_values()
+    return "\n".join([f"### Search {name}: {heading[0].lower()}{heading[1:]}", "",
+                      f"**Question.** {record['question'][0].upper()}{record['question'][1:]}.", "",
+                      f"**Rule, fixed before the runs.** {record.get('rule') or rule}", "",
+                      search_markdown(record), "",
+                      f"**Result and decision.** {fill(decision, values, f'search {name}')}"])
+
+
+WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def seeds_values() -> dict[str, str]:
+    """[[seeds:NAME:below]] -> how many seeds of the record seeds_NAME.json end below 99.4% (a word),
+    [[seeds:NAME:n]] -> how many seeds it ran, [[seeds:NAME:mean]] -> their mean final test accuracy."""
+    values = {}
+    for rec in seeds_records():
+        name = rec["path"].removeprefix("seeds_").removesuffix(".json")
+        finals = [r["final_test_acc"] for r in rec["runs"]]
+        below = sum(a < 0.994 for a in finals)
+        values |= {f"seeds:{name}:below": WORDS[below] if below < len(WORDS) else str(below),
+                   f"seeds:{name}:n": WORDS[len(finals)] if len(finals) < len(WORDS) else str(len(finals)),
+                   f"seeds:{name}:mean": f"{100 * sum(finals) / len(finals):.3f}%"}
+    return values
+
+
+def ablation_values(record: dict) -> dict[str, str]:
+    """[[variant]] -> mean final test accuracy, [[variant:check]] -> training-set check, [[baseline:range]]."""
+    from .experiments import runs_by_name
+
+    values = {}
+    for name, runs in runs_by_name(record["runs"]).items():
+        accs = [r["final_test_acc"] for r in runs]
+        checks = [r["final_train_check_acc"] for r in runs if r.get("final_train_check_acc") is not None]
+        values[name] = f"{100 * sum(accs) / len(accs):.2f}%"
+        if checks:
+            values[f"{name}:check"] = f"{100 * sum(checks) / len(checks):.2f}%"
+        values[f"{name}:range"] = f"{100 * min(accs):.2f}–{100 * max(accs):.2f}%"
+    return values
+
+
+def benchmark_values(record: dict) -> dict[str, str]:
+    """[[variant]] -> median epoch seconds, [[variant:x]] -> times faster than v1, [[variant:pct]] -> % of peak."""
+    m, peak = record["median"], record.get("peak_gflops")
+    values = {}
+    for name, r in m.items():
+        values[name] = f"{r['train_s']:.1f} s"
+        values[f"{name}:x"] = f"{m['v1']['train_s'] / r['train_s']:.2f}x"
+        if peak and "train_gflop" in r:
+            values[f"{name}:pct"] = f"{100 * r['train_gflop'] / r['train_s'] / peak:.0f}%"
+    return values
+
+
+def report_markdown() -> str:
+    """The experiment report: every seeds, search, ablation and benchmark record, with its table and its reading."""
+    from .experiments import ablations_markdown, seeds_markdown
+    from .notes import (ABLATIONS_INTRO, ABLATIONS_READING, BENCHMARK_INTRO, BENCHMARK_READING, SEARCH_NOTES,
+                        SEARCH_ORDER)
+    from .records import RESULTS
+
+    searches = {p.stem.removeprefix("search_"): load_record(p) for p in sorted(RESULTS.glob("search_*.json"))
+                if ".partial" not in p.name}
+    unknown = sorted(set(searches) - set(SEARCH_ORDER))
+    if unknown:
+        raise S4Error(f"search record(s) {unknown} have no section in s4lib/lab/notes.py")
+    sections = [("Seeds: the full schedule on five seeds", seeds_section(seeds_records(), seeds_markdown))]
+    if searches:
+        title = "Searches: designs chosen on validation images"
+        sections.append((title, f"## {title}\n\nEach search trains its candidates on 50,000 training images and scores "
+                                "their final epoch on the 10,000 held out; the test set is not read. The main model's "
+                                "searches come first, then those for a model under 5,000 parameters."))
+    for name in SEARCH_ORDER:
+        if name in searches:
+            text = search_section(name, searches[name], searches)
+            sections.append((text.splitlines()[0].removeprefix("### "), text))
+    if ABLATIONS_RECORD.exists():
+        record = load_record(ABLATIONS_RECORD)
+        sections.append(("Ablations: what each design choice bought", "\n".join([
+            "## Ablations: what each design choice bought", "", ABLATIONS_INTRO, "", ablations_markdown(record), "",
+            "![final test accuracy and seconds per epoch of each variant](../../images/ablations.png)", "",
+            "![training loss over the first 100 steps of epoch 1, good and broken variants]"
+            "(../../images/first_steps.png)", "",
+            fill(ABLATIONS_READING, ablation_values(record), "the ablations")])))
+    if BENCHMARK_RECORD.exists():
+        record = load_record(BENCHMARK_RECORD)
+        profile = (["", "Where a training step's CPU time goes (`torch.profiler`, 20 steps, the same invocation):", "",
+                    profile_markdown(record)] if "profiles" in record else [])
+        sections.append(("Benchmark: training speed", "\n".join([
+            "## Benchmark: training speed", "", BENCHMARK_INTRO, "", benchmark_markdown(record), *profile, "",
+            fill(BENCHMARK_READING, benchmark_values(record), "the benchmark")])))
+    contents = [f"{'  ' if title.startswith('Search ') else ''}- [{title}](#{github_anchor(title)})"
+                for title, _ in sections]
+    head = [
+        "# Experiment report", "",
+        "How the designs of the [README](../../README.md) were found and how far their numbers hold: every record in "
+        "this folder, each with its table, made by `python -m s4lib readme` from the JSON records beside this page. "
+        "Under each table stands the command that re-makes its record.", "",
+        "Two words are used strictly here. **Test**: the 10,000 MNIST test images, read once per reported run. "
+        "**Validation**: 10,000 images held out of the 60,000 MNIST training images (a fixed split); the other 50,000 "
+        "train. Designs are chosen on validation, each search by a rule fixed before its runs, and only the chosen "
+        "design is then trained on all 60,000 images and tested. **v1** is the first design of the main model: "
+        "max-pool after 3 convs, dropout after every conv but the last, peak lr 0.1, dropout 0.05, NCHW layout.", "",
+        *contents]
+    return "\n".join(head) + "\n\n" + "\n\n".join(text for _, text in sections) + "\n"
+
+
+def seeds_section(records: list[dict], seeds_markdown) -> str:
+    """Every seeds record in one table, with which rows are presets a user picks and which are the lab's."""
+    found = preset_records(records)
+    presets = ", ".join(f"`{name}`" for name in found)
+    return "\n".join([
+        "## Seeds: the full schedule on five seeds", "",
+        "Each row is one run of the full schedule on all 60,000 training images, scored at its final epoch on the "
+        "test set; nothing is picked. Made by `python -m s4lib seeds --model MODEL` (the command under the table names "
+        "each record's flags); the records `seeds_MODEL.json` hold every epoch. The presets a user picks "
+        f"({presets}) are the rows trained with their recipe; the others are the test runs of the searches below, "
+        "named with the settings that differ from the defaults (peak lr 0.4, dropout 0.1).", "",
+        seeds_markdown(records)])

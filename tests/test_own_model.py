@@ -1,0 +1,154 @@
+"""A model of one's own trains, saves, reloads and is checked exactly as a preset is; presets carry their recipes."""
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from s4lib import assignment_checks
+from s4lib.checkpoint import load_checkpoint, load_weights, model_from_checkpoint, save_atomic
+from s4lib.cli import build_parser, config_from_args, main
+from s4lib.errors import S4Error
+from s4lib.model import PRESETS, recipe
+from s4lib.receptive_field import receptive_field_table
+from s4lib.tables import architecture_table
+from s4lib.train import TrainConfig, train
+
+DATA = str(Path(__file__).resolve().parents[1] / "data")
+SHORT = TrainConfig(num_epochs=1, batch_size=64, train_subset=2000, test_subset=500, data_root=DATA)
+
+
+class OwnNet(nn.Module):
+    """Padding, a stride-2 conv, a max-pool and a 1x1: the layers the tables must walk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),   # 28, rf 3, jump 1
+            nn.Conv2d(8, 12, 3, stride=2), nn.BatchNorm2d(12), nn.ReLU(),  # 13, rf 5, jump 2
+            nn.MaxPool2d(2),                                              # 6, rf 7, jump 4
+            nn.Dropout(0.1),
+            nn.Conv2d(12, 10, 1),                                         # 6, rf 7, jump 4
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(10, 10)
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+class FiveLogits(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 5)
+
+    def forward(self, X):
+        return self.fc(X.flatten(1))
+
+
+def test_a_model_of_ones_own_trains_saves_and_reloads(tmp_path):
+    torch.manual_seed(0)
+    model = OwnNet()
+    result = train(SHORT, model=model, verbose=False)
+    assert result.model is model and result.model_name == "OwnNet" and result.own_model
+    from s4lib.model import build_model, count_parameters
+
+    assert result.num_params == sum(p.numel() for p in model.parameters()) != count_parameters(build_model())
+    assert result.to_dict()["config"]["model"] == "OwnNet" and result.to_dict()["own_model"]
+    path = save_atomic(result.checkpoint(), tmp_path / "own.pt")
+    with pytest.raises(S4Error, match="a model of one's own"):
+        model_from_checkpoint(load_checkpoint(path), path)
+    reloaded = load_weights(OwnNet(), path)
+    x = torch.zeros(3, 1, 28, 28)
+    assert torch.allclose(reloaded(x), model.eval()(x), atol=1e-5)  # the trained copy is laid out channels_last
+    checks = assignment_checks(model, result)
+    assert {k for k, ok in checks.items() if not ok} == {"final-epoch test accuracy >= 99.4%"}  # 1 epoch, a subset
+
+
+def test_its_tables_walk_padding_a_stride_2_conv_a_max_pool_and_a_1x1():
+    rows = receptive_field_table(OwnNet())
+    assert [(r.size_out, r.rf, r.jump) for r in rows] == [(28, 1, 1), (28, 3, 1), (13, 5, 2), (6, 7, 4), (6, 7, 4),
+                                                         (1, 27, 24)]
+    table = architecture_table(OwnNet())
+    assert "conv3x3/2 8→12" in table and "conv3x3 pad 1 1→8" in table and "maxpool 2x2" in table
+    assert f"**{sum(p.numel() for p in OwnNet().parameters()):,}**" in table
+
+
+def test_a_model_with_the_wrong_output_is_refused_before_training(monkeypatch):
+    import s4lib.train as train_module
+
+    monkeypatch.setattr(train_module, "load_data", lambda *a, **k: pytest.fail("data loaded for a refused model"))
+    with pytest.raises(S4Error, match=r"FiveLogits must map .* \(N, 10\); for N = 2 it returned \(2, 5\)"):
+        train(SHORT, model=FiveLogits(), verbose=False)
+    with pytest.raises(S4Error, match=r"fails on a batch of shape \(2, 1, 28, 28\): RuntimeError"):
+        train(SHORT, model=nn.Sequential(nn.Linear(10, 10)), verbose=False)
+
+
+def test_the_command_line_trains_a_model_from_a_file_and_refuses_a_bad_one(tmp_path, capsys):
+    file = tmp_path / "my_net.py"
+    file.write_text(Path(__file__).read_text().split("\n\n\nclass OwnNet", 1)[0].split('"""', 2)[2]
+                    + "\n\nclass OwnNet" + Path(__file__).read_text().split("\n\n\nclass OwnNet", 1)[1].split(
+                        "\n\n\ndef test_")[0])
+    flags = ["--num-epochs", "1", "--train-subset", "2000", "--test-subset", "500", "--data-root", DATA]
+    assert main(["train", "--model-file", f"{file}:OwnNet", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "training OwnNet (" in out and "PASS  global average pooling" in out
+    assert main(["train", "--model-file", f"{file}:FiveLogits", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "returned (2, 5)" in err
+    assert main(["train", "--model-file", f"{file}:Missing", *flags]) == 2
+    assert "defines no nn.Module class 'Missing'" in capsys.readouterr().err
+
+
+def test_train_offers_the_user_presets_only():
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    model = next(a for a in train_parser._actions if a.dest == "model")
+    assert list(model.choices) == list(PRESETS)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--model", "micro-p2"])
+    assert parser.parse_args(["seeds", "--model", "micro-p2"]).model == "micro-p2"  # the lab still re-makes it
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_each_preset_trains_with_its_recipe_unless_a_flag_says_otherwise(name):
+    config = config_from_args(build_parser().parse_args(["train", "--model", name]))
+    assert config == TrainConfig.preset(name)
+    for key, value in recipe(name).items():
+        assert getattr(config, key) == value
+    assert config_from_args(build_parser().parse_args(["train", "--model", name, "--num-epochs", "3"])).num_epochs == 3
+
+
+def planned(command: str):
+    """What a record's command would run today: its config (seeds), base config (search, ablations)."""
+    from dataclasses import replace
+
+    from s4lib.lab.experiments import ABLATION_EPOCHS, SEARCH_SETTINGS, VALIDATION_IMAGES
+    from s4lib.train import config_record
+
+    args = build_parser().parse_args(shlex.split(command)[3:])
+    if args.command == "seeds":
+        return config_record(config_from_args(args))
+    if args.command == "search":
+        return config_record(replace(config_from_args(args, SEARCH_SETTINGS.get(args.name)),
+                                     validation=VALIDATION_IMAGES))
+    if args.command == "ablations":
+        return config_record(replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS))
+    return None
+
+
+def test_every_committed_record_is_re_made_by_the_command_it_names():
+    import json
+
+    from s4lib.lab.records import RESULTS, where_free
+
+    checked = 0
+    for path in sorted(p for p in RESULTS.glob("*.json") if ".partial" not in p.name):
+        record = json.loads(path.read_text())
+        config = planned(record["command"]) if record.get("command") else None
+        if config is None:
+            continue
+        held = record.get("config") or record["base"]
+        assert where_free(config) | {"seed": 0} == where_free(held) | {"seed": 0}, path.name
+        checked += 1
+    assert checked >= 15
