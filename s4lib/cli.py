@@ -339,7 +339,7 @@ def cmd_reproduce(args) -> None:
 
 def add_train_flags(p: argparse.ArgumentParser, lab: bool = False) -> None:
     """Training flags; lab: --model also takes the design candidates of the experiments (s4lib.lab.candidates)."""
-    from .device import DEVICES
+    from .device import DEVICES, PRECISIONS
     from .model import PRESET_WHAT, PRESETS, known_models, recipe
     from .train import TrainConfig
 
@@ -384,6 +384,9 @@ def add_train_flags(p: argparse.ArgumentParser, lab: bool = False) -> None:
                    help=f"NHWC memory layout of the model (default {d.channels_last})")
     p.add_argument("--device", choices=list(DEVICES), help=f"where to train: auto = CUDA if present, else CPU "
                                                             f"(default {d.device})")
+    p.add_argument("--precision", choices=list(PRECISIONS),
+                   help=f"arithmetic of the forward pass: fp32, bf16 (autocast), fp16 (CUDA only), or auto = bf16 "
+                        f"where the hardware computes it natively (default {d.precision})")
 
 
 def build_parser() -> argparse.ArgumentParser:

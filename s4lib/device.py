@@ -42,3 +42,38 @@ def threads_phrase(noun: str = "thread") -> str:
     """How many threads torch computes with on the CPU, e.g. '1 thread' or '2 threads'."""
     threads = torch.get_num_threads()
     return f"{threads} {noun}{'s' * (threads > 1)}"
+
+
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bfloat16 in hardware (a CPU without it would emulate it, slowly)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:  # the oneDNN check torch itself uses for its bf16 CPU kernels (AVX512-BF16 or AMX)
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The precision a run computes in: "auto" is bf16 where the hardware runs it natively, else fp32."""
+    if name not in PRECISIONS:
+        raise S4Error(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if name == "fp16" and device.type != "cuda":
+        raise S4Error("precision fp16 needs a CUDA GPU (on a CPU use bf16, or auto)")
+    return name
+
+
+def autocast(precision: str, device: torch.device):
+    """The context the forward pass and loss run in: torch.autocast for bf16 and fp16, nothing for fp32."""
+    import contextlib
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

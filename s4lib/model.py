@@ -45,12 +45,13 @@ PRESETS: dict[str, Architecture] = {
 }
 PRESET_WHAT: dict[str, str] = {
     "s4": "the main model: 7 convs, max-pool after 2",
-    "tiny": "narrower (12 channels), max-pool after 3, dropout after every conv but the last",
-    "micro-sep-5": "depthwise-separable convs after the max-pool, 22 channels wide",
+    "tiny": "12 channels wide, max-pool after 3 convs, dropout after every conv but the last",
+    "micro-sep-5": "after the max-pool, five depthwise-separable convs (a 3x3 filter per channel, then a 1x1 that "
+                   "mixes the channels), 22 channels wide",
 }
 RECIPES: dict[str, dict] = {
     "s4": {},
-    "tiny": {},
+    "tiny": dict(lr=0.1, dropout=0.05),  # chosen on validation by the search "tiny"
     "micro-sep-5": dict(num_epochs=19),
 }
 

@@ -197,21 +197,26 @@ def plot_ablations(record: dict, path: str | Path | None = None):
 
 def block_outputs(model, X) -> list[tuple[str, "torch.Tensor"]]:
     """(block name, output) of every block whose output is a feature map, for a batch X, in eval mode."""
-    import torch
-
     from .tables import blocks
 
-    outputs, hooks = [], []
-    for path, name, block in blocks(model):
-        hooks.append(block.register_forward_hook(lambda m, i, o, name=name: outputs.append((name, o.detach()))))
-    model.eval()
+    outputs = []
+    watched = [(block, lambda m, i, o, name=name: outputs.append((name, o.detach()))) for _, name, block in blocks(model)]
+    forward_watching(model, X, watched, training=False)
+    return [(name, o.float().cpu()) for name, o in outputs if o.dim() == 4 and o.shape[-1] > 1]
+
+
+def forward_watching(model, X, watched: list, training: bool) -> None:
+    """One forward pass of X (no gradients) with each (module, hook) pair attached, removed again afterwards."""
+    import torch
+
+    hooks = [module.register_forward_hook(hook) for module, hook in watched]
+    model.train(training)
     try:
         with torch.no_grad():
             model(X)
     finally:
         for h in hooks:
             h.remove()
-    return [(name, o.float().cpu()) for name, o in outputs if o.dim() == 4 and o.shape[-1] > 1]
 
 
 def plot_feature_maps(model, x, path: str | Path | None = None, max_channels: int = 16):
@@ -334,24 +339,17 @@ def plot_one_cycle(config, steps_per_epoch: int, path: str | Path | None = None)
 
 def pre_activations(model, X) -> list[tuple[str, np.ndarray]]:
     """(block, values) of what enters each block's ReLU, for a batch X, in training mode (as training sees them)."""
-    import torch
     from torch import nn
 
     from .tables import blocks
 
-    found, hooks = [], []
+    found, watched = [], []
     for _, name, block in blocks(model):
         relus = [m for m in block.modules() if isinstance(m, nn.ReLU)]
         if relus:
-            hooks.append(relus[0].register_forward_hook(
-                lambda m, i, o, name=name: found.append((name, i[0].detach().float().cpu().numpy().ravel()))))
-    model.train()
-    try:
-        with torch.no_grad():
-            model(X)
-    finally:
-        for h in hooks:
-            h.remove()
+            watched.append((relus[0], lambda m, i, o, name=name: found.append(
+                (name, i[0].detach().float().cpu().numpy().ravel()))))
+    forward_watching(model, X, watched, training=True)
     return found
 
 

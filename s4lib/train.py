@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .device import DEVICES, describe, resolve_device
+from .device import DEVICES, PRECISIONS, autocast, describe, resolve_device, resolve_precision
 from .ema import EMA
 from .errors import S4Error
 from .model import DROPOUT, PRESETS, build_model, count_parameters, known_models, recipe
@@ -26,7 +26,7 @@ UNIFORM_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
 WATCH_STEPS = 100  # after this many steps a loss still near UNIFORM_LOSS means the network is not learning
 # training settings added after records were first written, with the value every run made before them had:
 # a record without one ran with that value, so it stays the same experiment as a config holding it
-SETTINGS_ADDED_LATER = {"label_smoothing": 0.0, "ema": 0.0}
+SETTINGS_ADDED_LATER = {"label_smoothing": 0.0, "ema": 0.0, "precision": "fp32"}
 
 
 class Diverged(S4Error):
@@ -62,6 +62,9 @@ class TrainConfig:
     validation: int = 0  # hold out N training images (a fixed split) and evaluate on them instead of the test set
     device: str = "auto"  # "auto" (CUDA when there is one, else CPU), "cpu", "cuda" or "mps"
     channels_last: bool = True  # NHWC memory layout for the model's weights and activations (faster convs on CPU)
+    # arithmetic of the forward pass and loss: "fp32"; "bf16" (autocast, CPU or CUDA); "fp16" (CUDA, with a
+    # gradient scaler); "auto" = bf16 where the hardware computes it natively, else fp32. Weights stay float32.
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be {rule}, got {getattr(self, name)!r}"
@@ -72,6 +75,8 @@ class TrainConfig:
             problems.append(f"loader must be 'memory' or 'torchvision', got {self.loader!r}")
         if self.device not in DEVICES:
             problems.append(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if problems:
             raise S4Error("invalid training config: " + "; ".join(problems))
 
@@ -147,6 +152,7 @@ class TrainResult:
     first_losses: list[float] = field(default_factory=list)  # training loss of each of the first FIRST_STEPS steps
     device: str = "cpu"  # the device that ran it, as describe() names it
     model_name: str = ""  # the preset, or the class name of a model of one's own ("" = config.model)
+    precision: str = "fp32"  # what config.precision resolved to on this device
 
     def __post_init__(self) -> None:
         self.model_name = self.model_name or self.config.model
@@ -165,6 +171,7 @@ class TrainResult:
         """JSON-ready record (no model)."""
         return dict(config=config_record(self.config, self.model_name), num_params=self.num_params, device=self.device,
                     **({"own_model": True} if self.own_model else {}),
+                    **({"precision": self.precision} if self.precision != "fp32" else {}),
                     evaluated_on=self.evaluated_on, first_losses=self.first_losses,
                     history=[asdict(e) for e in self.history], interrupted=self.interrupted,
                     **({"diverged": self.diverged} if self.diverged else {}))
@@ -241,7 +248,8 @@ def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
 
 def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: bool = True,
                     watch: bool = False, first_losses: list[float] | None = None, label_smoothing: float = 0.0,
-                    after_step: Callable[[], None] | None = None) -> tuple[float, float]:
+                    after_step: Callable[[], None] | None = None, precision: str = "fp32",
+                    scaler=None) -> tuple[float, float]:
     """One pass over the training batches; returns mean loss and accuracy.
 
     A NaN or infinite loss raises Diverged at once; with watch, a loss still near a uniform guess after
@@ -253,9 +261,11 @@ def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: b
     recent: list[float] = []
     # plain-text bar on stdout: it renders in Jupyter, in a terminal and in the saved notebook on GitHub
     bar = tqdm(batches, desc=desc, file=sys.stdout, ncols=100, mininterval=2.0, leave=True, disable=not progress)
+    device = model_device(model)
     for step, (X, y) in enumerate(bar, start=1):
-        y_hat = model(X)
-        loss = F.cross_entropy(y_hat, y, label_smoothing=label_smoothing)
+        with autocast(precision, device):
+            y_hat = model(X)
+            loss = F.cross_entropy(y_hat, y, label_smoothing=label_smoothing)
         if not torch.isfinite(loss):
             bar.close()
             raise Diverged(f"the training loss became {loss.item()} at step {step} of {desc}; the learning rate is "
@@ -269,8 +279,13 @@ def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: b
                            f"near ln 10 = {UNIFORM_LOSS:.2f} (a uniform guess): this network is not learning yet; "
                            "check the learning rate, the normalisation and BatchNorm", file=sys.stdout)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is not None:  # fp16: scale the loss so small gradients do not underflow, unscale before the step
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         scheduler.step()
         if after_step:
             after_step()
@@ -380,6 +395,7 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
         raise S4Error("checkpoints and resume need loader='memory' (its batch order can be saved)")
 
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     torch.manual_seed(config.seed)
     name = config.model if model is None else type(model).__name__
     if not isinstance(model, (nn.Module, type(None))):
@@ -393,10 +409,12 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
         check_model(model, name, device)
     ema = EMA(model, config.ema) if config.ema else None
     result = TrainResult(config, count_parameters(model), model=ema.model if ema else model, device=describe(device),
-                         evaluated_on="validation" if config.validation else "test", model_name=name)
+                         evaluated_on="validation" if config.validation else "test", model_name=name,
+                         precision=precision)
     if verbose:
         on = f"; evaluated on {len(y_test):,} validation images held out of training" if config.validation else ""
-        print(f"training {name} ({result.num_params:,} parameters) on {result.device}{on}", flush=True)
+        arithmetic = f", {precision}" if precision != "fp32" or config.precision != "fp32" else ""
+        print(f"training {name} ({result.num_params:,} parameters) on {result.device}{arithmetic}{on}", flush=True)
     batches = make_train_batches(config, X_train, y_train)
     total_steps = config.num_epochs * len(batches)
     if config.pct_start * total_steps <= 1:
@@ -404,6 +422,7 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
                       f"(pct_start {config.pct_start} of them must be more than 1 step); "
                       "train on more images or epochs, or with a smaller batch")
     optimizer, scheduler = make_optimizer(config, model, len(batches))
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     if resume:
         restore(load_checkpoint(checkpoint), result, optimizer, scheduler, batches, checkpoint, model)
         if verbose:
@@ -417,7 +436,8 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
                                                     desc=f"epoch {epoch}/{config.num_epochs}", progress=verbose,
                                                     watch=epoch == 1, first_losses=result.first_losses,
                                                     label_smoothing=config.label_smoothing,
-                                                    after_step=(lambda: ema.update(model)) if ema else None)
+                                                    after_step=(lambda: ema.update(model)) if ema else None,
+                                                    precision=precision, scaler=scaler)
             t1 = time.perf_counter()
             # the final model (the average, with ema) is the one scored, every epoch
             test_loss, test_acc = evaluate(result.model, X_test, y_test)

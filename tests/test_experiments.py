@@ -162,8 +162,12 @@ def test_machine_names_torch_threads_only_when_not_one_per_core(monkeypatch):
     assert machine().startswith("4 CPU cores, 2 torch threads, ")
 
 
-def test_a_seeds_table_names_every_setting_that_differs_from_todays_config():
-    config = dict(asdict(TrainConfig(model="micro", num_epochs=19, seed=3)))
-    assert experiments.model_label(config) == "micro"  # epochs and seed have their own columns
+def test_a_seeds_table_names_every_setting_that_differs_from_the_models_recipe():
+    config = dict(asdict(TrainConfig(model="micro-p2", num_epochs=19, seed=3)))
+    assert experiments.model_label(config) == "micro-p2"  # epochs and seed have their own columns
     config |= dict(max_rotation_deg=5.0, max_shift_px=1.0, lr=TrainConfig().lr * 2)
-    assert experiments.model_label(config) == f"micro (lr {TrainConfig().lr * 2:g}, rotation ±5°, shift ±1 px)"
+    assert experiments.model_label(config) == f"micro-p2 (lr {TrainConfig().lr * 2:g}, rotation ±5°, shift ±1 px)"
+    # a model with a recipe of its own is named by what differs from that recipe
+    assert experiments.model_label(asdict(TrainConfig.preset("micro"))) == "micro"
+    assert experiments.model_label(asdict(TrainConfig(model="micro"))) == \
+        f"micro (lr {TrainConfig().lr:g}, dropout {TrainConfig().dropout:g})"

@@ -255,8 +255,10 @@ SETTING_WORDS = {"lr": "lr {:g}", "dropout": "dropout {:g}", "batch_size": "batc
 
 
 def model_label(config: dict) -> str:
-    """A recorded run's preset, with every training setting that differs from today's TrainConfig() in brackets."""
-    default = asdict(TrainConfig())
+    """A recorded run's model, with every training setting that differs from its recipe today in brackets."""
+    from ..model import known_models
+
+    default = asdict(TrainConfig.preset(config["model"]) if config["model"] in known_models() else TrainConfig())
     changed = [words.format(config[k]) for k, words in SETTING_WORDS.items() if k in config and config[k] != default[k]]
     return config["model"] + (f" ({', '.join(changed)})" if changed else "")
 
