@@ -103,10 +103,12 @@ def config_from_args(args, defaults: dict | None = None):
     return TrainConfig(**(recipe(model) | (defaults or {}) | given))
 
 
-def model_from_file(spec: str):
-    """A fresh instance of the class named by FILE.py:CLASS, built with no arguments; any failure is one line."""
+def model_from_file(spec: str, seed: int | None = None):
+    """A fresh instance of the class named by FILE.py:CLASS, built with no arguments (after seeding torch, so --seed
+    sets its first weights); any failure is one line."""
     import importlib.util
 
+    import torch
     from torch import nn
 
     file, _, name = spec.rpartition(":")
@@ -116,22 +118,31 @@ def model_from_file(spec: str):
     if not path.is_file():
         raise S4Error(f"--model-file {spec}: {file} is not a file")
     module_spec = importlib.util.spec_from_file_location(f"s4_user_model_{path.stem}", path)
+    if path.suffix != ".py" or module_spec is None:
+        raise S4Error(f"--model-file {spec}: {file} is not a Python file (FILE.py:CLASS)")
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
     except Exception as e:
-        raise S4Error(f"--model-file {spec}: running {file} failed ({type(e).__name__}: {e})") from None
+        raise S4Error(f"--model-file {spec}: running {file} failed ({type(e).__name__}: {first_line(e)})") from None
     cls = getattr(module, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         found = sorted(k for k, v in vars(module).items()
                        if isinstance(v, type) and issubclass(v, nn.Module) and v.__module__ == module.__name__)
         raise S4Error(f"--model-file {spec}: {file} defines no nn.Module class {name!r}"
                       + (f" (it defines {', '.join(found)})" if found else ""))
+    if seed is not None:
+        torch.manual_seed(seed)
     try:
         return cls()
     except Exception as e:
-        raise S4Error(f"--model-file {spec}: {name}() failed ({type(e).__name__}: {e}); "
+        raise S4Error(f"--model-file {spec}: {name}() failed ({type(e).__name__}: {first_line(e)}); "
                       "the class must be buildable with no arguments") from None
+
+
+def first_line(e: Exception) -> str:
+    """The first line of an exception's message, so an error stays one line."""
+    return str(e).splitlines()[0] if str(e) else ""
 
 
 def check_train_outputs(args) -> None:
@@ -155,7 +166,7 @@ def cmd_train(args) -> int | None:
     if args.model_file and args.model:
         raise S4Error("give --model (a preset) or --model-file (a model of one's own), not both")
     config = config_from_args(args)
-    model = model_from_file(args.model_file) if args.model_file else None
+    model = model_from_file(args.model_file, config.seed) if args.model_file else None
     check_train_outputs(args)
     result = train(config, model=model, checkpoint=args.checkpoint, resume=args.resume)
     failures = []

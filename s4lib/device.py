@@ -50,13 +50,23 @@ PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 def native_bf16(device: torch.device) -> bool:
     """Whether the device computes bfloat16 in hardware (a CPU without it would emulate it, slowly)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # an older torch without the argument reports native support only
+            return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        try:  # the oneDNN check torch itself uses for its bf16 CPU kernels (AVX512-BF16 or AMX)
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
+        return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
     return False
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (empty elsewhere: no native bf16 is assumed there)."""
+    try:
+        text = open("/proc/cpuinfo", encoding="ascii", errors="replace").read()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
 
 
 def resolve_precision(name: str, device: torch.device) -> str:

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from .errors import S4Error
+
+if TYPE_CHECKING:  # torch is imported inside the functions that need it, so the backprop plots start fast
+    import torch
 
 
 def save(fig, path: str | Path | None):
@@ -206,15 +212,18 @@ def block_outputs(model, X) -> list[tuple[str, "torch.Tensor"]]:
 
 
 def forward_watching(model, X, watched: list, training: bool) -> None:
-    """One forward pass of X (no gradients) with each (module, hook) pair attached, removed again afterwards."""
+    """One forward pass of X (no gradients, on the model's device) with each (module, hook) pair attached; the hooks
+    and the model's train/eval mode are as they were afterwards."""
     import torch
 
     hooks = [module.register_forward_hook(hook) for module, hook in watched]
+    was_training = model.training
     model.train(training)
     try:
         with torch.no_grad():
-            model(X)
+            model(X.to(next(model.parameters()).device))
     finally:
+        model.train(was_training)
         for h in hooks:
             h.remove()
 
@@ -245,7 +254,9 @@ def plot_kernels(model, x, path: str | Path | None = None):
     import torch
     from torch import nn
 
-    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None:
+        raise S4Error(f"{type(model).__name__} has no Conv2d layer, so it has no kernels to draw")
     weights = conv.weight.detach().float().cpu()
     with torch.no_grad():  # the convolution alone, without its bias: what the kernel itself responds to
         out = nn.functional.conv2d(x.reshape(1, 1, *x.shape[-2:]).float().cpu(), weights, stride=conv.stride,
@@ -276,6 +287,8 @@ def plot_receptive_field(model, x, path: str | Path | None = None):
     from .tables import blocks
 
     rows = receptive_field_table(model, x.shape[-1])
+    if len(rows) < 2:
+        raise S4Error(f"{type(model).__name__} has no convolution or pooling layer: no receptive field to draw")
     panels = []
     for path_, name, _ in blocks(model):  # the last spatial layer of each block
         inside = [r for r in rows if r.name == path_ or r.name.startswith(f"{path_}.")]
@@ -338,10 +351,16 @@ def plot_one_cycle(config, steps_per_epoch: int, path: str | Path | None = None)
 
 
 def pre_activations(model, X) -> list[tuple[str, np.ndarray]]:
-    """(block, values) of what enters each block's ReLU, for a batch X, in training mode (as training sees them)."""
+    """(block, values) of what enters each block's ReLU, for a batch X, in training mode (as training sees them).
+
+    It runs on a copy: training mode would update the model's BatchNorm statistics and draw dropout masks."""
+    import copy
+
     from torch import nn
 
     from .tables import blocks
+
+    model = copy.deepcopy(model)
 
     found, watched = [], []
     for _, name, block in blocks(model):

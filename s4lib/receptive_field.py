@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .errors import S4Error
+
 
 @dataclass(frozen=True)
 class RFRow:
@@ -20,6 +22,8 @@ class RFRow:
 
 
 def _as_int(v) -> int:
+    if isinstance(v, str):  # padding="same" or "valid"
+        raise S4Error(f"padding={v!r} is not supported by the receptive-field table; give the padding in pixels")
     return v[0] if isinstance(v, tuple) else int(v)
 
 
@@ -31,6 +35,7 @@ def receptive_field_table(model: nn.Module, input_size: int = 28) -> list[RFRow]
         if isinstance(m, nn.Conv2d):
             k, s, p = _as_int(m.kernel_size), _as_int(m.stride), _as_int(m.padding)
             kind, channels = f"conv {k}x{k}", m.out_channels
+            k = _as_int(m.dilation) * (k - 1) + 1  # a dilated kernel spans more pixels with the same weights
         elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
             k, s, p = _as_int(m.kernel_size), _as_int(m.stride or m.kernel_size), _as_int(m.padding)
             kind = f"{'maxpool' if isinstance(m, nn.MaxPool2d) else 'avgpool'} {k}x{k}"

@@ -297,13 +297,14 @@ def train_one_epoch(model, batches, optimizer, scheduler, desc: str, progress: b
     return loss_sum / seen, correct / seen
 
 
-def training_state(result: TrainResult, optimizer, scheduler, batches, live: nn.Module) -> dict:
+def training_state(result: TrainResult, optimizer, scheduler, batches, live: nn.Module, scaler=None) -> dict:
     """Everything needed to continue after the last completed epoch exactly as if never stopped."""
     # with a moving average the final model is the average; the live weights the optimizer moves are kept too
     averaged = {} if live is result.model else dict(live_state=live.state_dict())
     return result.checkpoint() | averaged | dict(
         optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict(),
-        loader_rng=batches.generator.get_state(), torch_rng=torch.get_rng_state(),
+        loader_rng=batches.generator.get_state(), torch_rng=torch.get_rng_state(), precision=result.precision,
+        **({"scaler_state": scaler.state_dict()} if scaler is not None else {}),
         # dropout on a GPU draws from that GPU's generator
         cuda_rng=torch.cuda.get_rng_state() if result.device.startswith("cuda") else None)
 
@@ -334,9 +335,12 @@ def config_differences(then: dict, now: TrainConfig, model_name: str | None = No
     return diff
 
 
-def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path, live: nn.Module) -> None:
+def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path, live: nn.Module,
+            scaler=None) -> None:
     """Load a training checkpoint written by the same config into the live objects."""
     diff = config_differences(ckpt["config"], result.config, result.model_name)
+    if ckpt.get("precision", "fp32") != result.precision:  # "auto" may resolve differently on other hardware
+        diff["precision (as computed)"] = (result.precision, ckpt.get("precision", "fp32"))
     if diff:
         raise S4Error(f"checkpoint {path} was written by a different config (now, then): {diff}; "
                       "resume with the same flags or start a new checkpoint")
@@ -348,6 +352,8 @@ def restore(ckpt: dict, result: TrainResult, optimizer, scheduler, batches, path
             live.load_state_dict(ckpt["live_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         scheduler.load_state_dict(ckpt["scheduler_state"])
+        if scaler is not None and "scaler_state" in ckpt:
+            scaler.load_state_dict(ckpt["scaler_state"])
         batches.generator.set_state(ckpt["loader_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
@@ -370,7 +376,10 @@ def check_model(model: nn.Module, name: str, device: torch.device) -> None:
             y_hat = model(X)
     except Exception as e:
         reason = str(e).splitlines()[0][:200] if str(e) else ""
-        raise S4Error(f"model {name} fails on a batch of shape (2, 1, 28, 28): {type(e).__name__}: {reason}") from None
+        hint = ("; the model runs in the channels_last layout: use .reshape or .flatten instead of .view, or "
+                "channels_last=False (--no-channels-last)" if "view" in reason else "")
+        raise S4Error(f"model {name} fails on a batch of shape (2, 1, 28, 28): {type(e).__name__}: {reason}{hint}") \
+            from None
     finally:
         model.train(was_training)
     got = tuple(y_hat.shape) if isinstance(y_hat, torch.Tensor) else type(y_hat).__name__
@@ -424,7 +433,7 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
     optimizer, scheduler = make_optimizer(config, model, len(batches))
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     if resume:
-        restore(load_checkpoint(checkpoint), result, optimizer, scheduler, batches, checkpoint, model)
+        restore(load_checkpoint(checkpoint), result, optimizer, scheduler, batches, checkpoint, model, scaler)
         if verbose:
             print(f"resumed from {checkpoint} after epoch {len(result.history)}")
             for log in result.history:
@@ -448,7 +457,7 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
                            test_loss, test_acc, t1 - t0, t2 - t1, check_loss, check_acc)
             result.history.append(log)
             if checkpoint:
-                save_atomic(training_state(result, optimizer, scheduler, batches, model), checkpoint)
+                save_atomic(training_state(result, optimizer, scheduler, batches, model, scaler), checkpoint)
             if verbose:
                 print(epoch_line(log, config.num_epochs, len(y_test), result.evaluated_on), flush=True)
     except KeyboardInterrupt:

@@ -53,3 +53,25 @@ def test_one_short_epoch_on_the_gpu_learns():
     assert result.final.test_acc > 0.5  # chance is 0.1
     X = torch.zeros(3, 1, 28, 28)
     assert predict(result.model, X).device.type == "cpu"
+
+
+def test_a_preset_starts_from_the_weights_its_seed_gives_and_nothing_draws_before_them(monkeypatch):
+    # the committed records need a preset's first weights to be what seeding, loading the data and building give,
+    # whatever train() checks or sets up besides (CPU-model independent: weight init is exact arithmetic on the RNG)
+    import s4lib.train as train_module
+    from s4lib.model import build_model
+
+    first = {}
+
+    def recording(*args, **kwargs):
+        model = build_model(*args, **kwargs)
+        first.update({k: v.clone() for k, v in model.state_dict().items()})
+        return model
+
+    monkeypatch.setattr(train_module, "build_model", recording)
+    config = replace(SMALL, num_epochs=1, device="cpu")
+    train(config, verbose=False)
+    torch.manual_seed(config.seed)
+    train_module.load_data(config, torch.device("cpu"), verbose=False)
+    by_hand = build_model(config.model, config.dropout).state_dict()
+    assert first.keys() == by_hand.keys() and all(torch.equal(first[k], by_hand[k]) for k in by_hand)

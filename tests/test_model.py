@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from s4lib.errors import S4Error
-from s4lib.model import PRESETS, architecture, build_model, count_parameters, known_models, layer_types
+from s4lib.model import architecture, build_model, count_parameters, known_models, layer_types
 from s4lib.receptive_field import format_rf_table, receptive_field_table
 
 

@@ -39,8 +39,9 @@ def test_the_receptive_field_squares_are_the_tables():
     # the centre output of the stride-2 conv (6x6 map after the pool): pixels its 3x3 window reaches
     conv = rows[3]
     assert (conv.size_out, conv.rf, conv.jump) == (6, 8, 4)
+    assert input_window(conv, 0, 0) == (-1.5, -1.5, 6.5, 6.5)  # reaches past the image, where conv 1 pads
     top, left, bottom, right = input_window(conv, 2, 2)
-    assert (bottom - top, right - left) == (8, 8)
+    assert (top, left, bottom, right) == (6.5, 6.5, 14.5, 14.5)  # one jump (4 pixels) further per position
 
 
 def test_the_one_cycle_picture_reads_the_schedule_the_training_uses(tmp_path):

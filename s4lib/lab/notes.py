@@ -110,7 +110,8 @@ SEARCH_NOTES: dict[str, tuple[str, str, str]] = {
         "0.1:right]] for the main model's recipe), so it is tiny's recipe: `train --model tiny` and `seeds --model "
         "tiny` use it. Its test run, the `tiny` rows of the seeds table, ends [[seeds:tiny:below]] of its "
         "[[seeds:tiny:n]] seeds below 99.4% (mean [[seeds:tiny:mean]]). The earlier test run with the main model's "
-        "recipe stays in the table as `tiny (lr 0.4, dropout 0.1)`.")),
+        "recipe stays in the table as `tiny (lr 0.4, dropout 0.1)`. Other work ran beside this search at times, so its "
+        "seconds per epoch are not speed figures.")),
 }
 
 ABLATIONS_INTRO = (

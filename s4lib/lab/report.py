@@ -9,7 +9,7 @@ from torch import nn
 from ..errors import S4Error
 from ..project import PACKAGE_DIR
 from ..tables import architecture_table, results_markdown
-from .records import ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, search_record_path, where_free
+from .records import ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, where_free
 
 README = PACKAGE_DIR.parent / "README.md"
 
@@ -121,9 +121,10 @@ def presets_markdown(records: list[dict]) -> str:
                 where_free(main["config"]) | {"seed": 0}:
             lines.append(f"Seed 1 of `s4` is the run under Result trained again: "
                          f"{100 * main['history'][-1]['test_acc']:.2f}% there and {100 * seed1['final_test_acc']:.2f}% "
-                         f"here, because the notebook ran with {threads_of(main.get('device'))} and the seeds with "
-                         f"{threads_of(found['s4']['machine'])}: the thread count changes the order in which the "
-                         "convolutions add their floats.")
+                         f"here. The notebook ran with {threads_of(main.get('device'))}, the seeds with "
+                         f"{threads_of(found['s4']['machine'])}, at other times on machines whose CPUs may differ; "
+                         "both change the order in which the convolutions add their floats, and from there each run "
+                         "follows its own path.")
     return "\n".join(lines)
 
 
@@ -133,9 +134,18 @@ def threads_of(machine: str | None) -> str:
     return f"{m.group(1)} torch thread{'s' if m.group(1) != '1' else ''}" if m else "one torch thread per core"
 
 
+def benchmark_rows(record: dict) -> dict:
+    """The medians of a benchmark record, which the README and report read as ratios of 'default' to 'v1'."""
+    missing = [name for name in ("v1", "default") if name not in record.get("median", {})]
+    if missing:
+        raise S4Error(f"the benchmark record has no {' or '.join(missing)} row (made with --only?); "
+                      "re-make it with `python -m s4lib benchmark`")
+    return record["median"]
+
+
 def speed_markdown(record: dict) -> str:
     """One line: the main config's epoch time in the benchmark, and its ratio to v1 from the same invocation."""
-    m = record["median"]
+    m = benchmark_rows(record)
     return (f"Training speed, from the benchmark (`{record['command']}`, {record['machine']}, median of "
             f"{record['repeats']} rounds): the main config trains an epoch in {m['default']['train_s']:.1f} s and "
             f"tests in {m['default']['test_s']:.1f} s; v1, the same model with the max-pool after 3 convs and dropout "
@@ -274,7 +284,7 @@ def search_section(name: str, record: dict, others: dict[str, dict]) -> str:
                       f"**Result and decision.** {fill(decision, values, f'search {name}')}"])
 
 
-WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+WORDS = ("none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
 def seeds_values() -> dict[str, str]:
@@ -308,7 +318,7 @@ def ablation_values(record: dict) -> dict[str, str]:
 
 def benchmark_values(record: dict) -> dict[str, str]:
     """[[variant]] -> median epoch seconds, [[variant:x]] -> times faster than v1, [[variant:pct]] -> % of peak."""
-    m, peak = record["median"], record.get("peak_gflops")
+    m, peak = benchmark_rows(record), record.get("peak_gflops")
     values = {}
     for name, r in m.items():
         values[name] = f"{r['train_s']:.1f} s"
@@ -321,8 +331,7 @@ def benchmark_values(record: dict) -> dict[str, str]:
 def report_markdown() -> str:
     """The experiment report: every seeds, search, ablation and benchmark record, with its table and its reading."""
     from .experiments import ablations_markdown, seeds_markdown
-    from .notes import (ABLATIONS_INTRO, ABLATIONS_READING, BENCHMARK_INTRO, BENCHMARK_READING, SEARCH_NOTES,
-                        SEARCH_ORDER)
+    from .notes import ABLATIONS_INTRO, ABLATIONS_READING, BENCHMARK_INTRO, BENCHMARK_READING, SEARCH_ORDER
     from .records import RESULTS
 
     searches = {p.stem.removeprefix("search_"): load_record(p) for p in sorted(RESULTS.glob("search_*.json"))
