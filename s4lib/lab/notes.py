@@ -108,8 +108,8 @@ SEARCH_NOTES: dict[str, tuple[str, str, str]] = {
         "The candidate with peak lr 0.1 and dropout 0.05 won ([[tiny, lr 0.1, dropout 0.05]], [[tiny, lr 0.1, "
         "dropout 0.05:right]] images right, against [[tiny, lr 0.4, dropout 0.1]] and [[tiny, lr 0.4, dropout "
         "0.1:right]] for the main model's recipe), so it is tiny's recipe: `train --model tiny` and `seeds --model "
-        "tiny` use it. Its test run, the `tiny` rows of the seeds table, ends [[seeds:tiny:below]] of its "
-        "[[seeds:tiny:n]] seeds below 99.4% (mean [[seeds:tiny:mean]]). The earlier test run with the main model's "
+        "tiny` use it. In its test run, the `tiny` rows of the seeds table, [[seeds:tiny:below]] of its "
+        "[[seeds:tiny:n]] seeds end below 99.4% (mean [[seeds:tiny:mean]]). The earlier test run with the main model's "
         "recipe stays in the table as `tiny (lr 0.4, dropout 0.1)`. Other work ran beside this search at times, so its "
         "seconds per epoch are not speed figures.")),
 }

@@ -106,13 +106,19 @@ def presets_markdown(records: list[dict]) -> str:
     from ..model import PRESET_WHAT
 
     found = preset_records(records)
-    lines = ["| preset | what it is | parameters | epochs | seeds 1 to 5: final-epoch test accuracy | min | mean |",
-             "|---|---|---:|---:|---|---:|---:|"]
+    from ..model import recipe
+    from .experiments import SETTING_WORDS
+
+    lines = ["| preset | what it is | recipe | parameters | epochs | seeds 1 to 5: final-epoch test accuracy | min | "
+             "mean |", "|---|---|---|---:|---:|---|---:|---:|"]
     for name, rec in found.items():
         finals = ", ".join(f"{100 * r['final_test_acc']:.2f}" for r in rec["runs"])
         s = rec["summary"]
-        lines.append(f"| `{name}` | {PRESET_WHAT[name]} | {rec['runs'][0]['num_params']:,} | "
-                     f"{rec['config']['num_epochs']} | {finals} | {100 * s['min']:.2f}% | {100 * s['mean']:.3f}% |")
+        words = SETTING_WORDS | {"num_epochs": "{} epochs"}
+        own = [words[k].format(v) for k, v in recipe(name).items() if k in words]
+        lines.append(f"| `{name}` | {PRESET_WHAT[name]} | {', '.join(own) or 'the defaults'} | "
+                     f"{rec['runs'][0]['num_params']:,} | {rec['config']['num_epochs']} | {finals} | "
+                     f"{100 * s['min']:.2f}% | {100 * s['mean']:.3f}% |")
     commands = "; ".join(f"`{rec['command']}`" for rec in found.values())
     lines += ["", f"Made by {commands}. Each number is a final epoch on the 10,000 test images; nothing is picked."]
     if "s4" in found and MAIN_RECORD.exists():
