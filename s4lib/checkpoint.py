@@ -59,23 +59,22 @@ def model_from_checkpoint(ckpt: dict, path: str | Path = "checkpoint") -> nn.Mod
     dropout = cfg.get("dropout", 0.0)
     if not isinstance(dropout, (int, float)):
         raise S4Error(f"checkpoint {path} holds a dropout of type {type(dropout).__name__}, not a number")
-    model = build_model(cfg["model"], float(dropout))
-    try:
-        model.load_state_dict(ckpt["model_state"])
-    except RuntimeError as e:
-        raise S4Error(f"checkpoint {path} holds weights of another model than preset "
-                      f"{cfg.get('model')!r}: {str(e).splitlines()[0]}") from None
-    return model.eval()
+    return load_state(build_model(cfg["model"], float(dropout)), ckpt, path, f"preset {cfg['model']!r}")
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a checkpoint's weights into the model the caller passes (a model of one's own, or a preset), in eval mode."""
-    ckpt = load_checkpoint(path)
+    return load_state(model, load_checkpoint(path), path)
+
+
+def load_state(model: nn.Module, ckpt: dict, path: str | Path, what: str | None = None) -> nn.Module:
+    """Load an already-read checkpoint's weights into model, in eval mode; weights of another shape are one line."""
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as e:
-        raise S4Error(f"checkpoint {path} holds weights of another model ({ckpt['config']['model']}) than "
-                      f"{type(model).__name__}: {str(e).splitlines()[0]}") from None
+        what = what or f"{type(model).__name__} (they are {ckpt['config']['model']}'s)"
+        raise S4Error(f"checkpoint {path} holds weights of another model than {what}: {str(e).splitlines()[0]}") \
+            from None
     return model.eval()
 
 

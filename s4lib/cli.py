@@ -197,9 +197,9 @@ def cmd_evaluate(args) -> None:
 
     ckpt = load_checkpoint(args.checkpoint)
     if args.model_file:
-        from .checkpoint import load_weights
+        from .checkpoint import load_state
 
-        model = load_weights(model_from_file(args.model_file), args.checkpoint)
+        model = load_state(model_from_file(args.model_file), ckpt, args.checkpoint)
     else:
         model = model_from_checkpoint(ckpt, args.checkpoint)
     model = model.to(resolve_device(args.device))
@@ -351,12 +351,12 @@ def cmd_reproduce(args) -> None:
 def add_train_flags(p: argparse.ArgumentParser, lab: bool = False) -> None:
     """Training flags; lab: --model also takes the design candidates of the experiments (s4lib.lab.candidates)."""
     from .device import DEVICES, PRECISIONS
-    from .model import PRESET_WHAT, PRESETS, known_models, recipe
+    from .model import PRESET_WHAT, PRESETS, known_models, recipe_words
     from .train import TrainConfig
 
     d = TrainConfig()
-    presets = "; ".join(f"{name}: {PRESET_WHAT[name]}" + (f" ({', '.join(f'{k} {v:g}' for k, v in recipe(name).items())})"
-                                                          if recipe(name) else "") for name in PRESETS)
+    presets = "; ".join(f"{name}: {PRESET_WHAT[name]}" + (f" ({recipe_words(name)})" if recipe_words(name) else "")
+                        for name in PRESETS)
     if lab:
         p.add_argument("--model", choices=known_models(), metavar="MODEL",
                        help=f"a preset ({presets}) or a design candidate of s4lib.lab.candidates (default {d.model}); "

@@ -75,6 +75,17 @@ def recipe(name: str) -> dict:
     return dict(RECIPES.get(name, CANDIDATE_RECIPES.get(name, {})))
 
 
+# how a recipe names each setting it changes (the tables of the lab name a run's settings the same way)
+SETTING_WORDS = {"num_epochs": "{} epochs", "lr": "lr {:g}", "dropout": "dropout {:g}", "batch_size": "batch {}",
+                 "weight_decay": "weight decay {:g}", "label_smoothing": "label smoothing {:g}", "ema": "EMA {:g}",
+                 "max_rotation_deg": "rotation ±{:g}°", "max_shift_px": "shift ±{:g} px"}
+
+
+def recipe_words(name: str) -> str:
+    """A preset's recipe in words, e.g. 'lr 0.1, dropout 0.05' ('' for the defaults)."""
+    return ", ".join(SETTING_WORDS[k].format(v) if k in SETTING_WORDS else f"{k} {v}" for k, v in recipe(name).items())
+
+
 def known_models() -> list[str]:
     """Every name build_model accepts: the presets, then the lab's design candidates."""
     from .lab.candidates import CANDIDATES

@@ -46,7 +46,7 @@ def strip_timing(path: Path) -> None:
 WORKBOOK_PICTURE = "workbook_iterations.png"  # shown in notebook 01, carried inside it so it shows anywhere
 
 
-def embed_picture(path: Path, png: Path, dry_run: bool = False) -> bool:
+def embed_picture(path: Path, png: Path) -> bool:
     """Carry png inside the notebook as the attachment its markdown shows (`attachment:NAME`), so the picture
     appears in Jupyter, Colab, on GitHub and in a download alike; True if the file changes."""
     import base64
@@ -56,10 +56,10 @@ def embed_picture(path: Path, png: Path, dry_run: bool = False) -> bool:
     cells = [c for c in nb["cells"] if c["cell_type"] == "markdown" and link in "".join(c["source"])]
     if len(cells) != 1:
         raise ValueError(f"{path}: needs exactly one markdown cell showing {link[1:-1]}, found {len(cells)}")
-    data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
-    if cells[0].get("attachments") == {png.name: {"image/png": data}} or dry_run:
-        return cells[0].get("attachments") != {png.name: {"image/png": data}}
-    cells[0]["attachments"] = {png.name: {"image/png": data}}
+    attachments = {png.name: {"image/png": base64.b64encode(Path(png).read_bytes()).decode("ascii")}}
+    if cells[0].get("attachments") == attachments:
+        return False
+    cells[0]["attachments"] = attachments
     write(nb, path)
     return True
 

@@ -13,6 +13,7 @@ from ..files import check_output
 from ..project import shown
 from .records import (ABLATIONS_RECORD, ablations_experiment, guard_replace, machine, partial_path, search_experiment,
                       search_record_path, seeds_experiment, seeds_record_path, write_record)
+from ..model import SETTING_WORDS as MODEL_SETTING_WORDS
 from ..train import TRAIN_CHECK_IMAGES, TrainConfig, TrainResult, config_record, train
 
 SEEDS = (1, 2, 3, 4, 5)
@@ -248,10 +249,8 @@ def seeds_markdown(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-# how a table names a training setting that differs from today's TrainConfig()
-SETTING_WORDS = {"lr": "lr {:g}", "dropout": "dropout {:g}", "batch_size": "batch {}",
-                 "weight_decay": "weight decay {:g}", "label_smoothing": "label smoothing {:g}", "ema": "EMA {:g}",
-                 "max_rotation_deg": "rotation ±{:g}°", "max_shift_px": "shift ±{:g} px"}
+# how a table names a training setting that differs from the model's recipe (epochs have a column of their own)
+SETTING_WORDS = {k: v for k, v in MODEL_SETTING_WORDS.items() if k != "num_epochs"}
 
 
 def model_label(config: dict) -> str:

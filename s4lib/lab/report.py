@@ -106,17 +106,14 @@ def presets_markdown(records: list[dict]) -> str:
     from ..model import PRESET_WHAT
 
     found = preset_records(records)
-    from ..model import recipe
-    from .experiments import SETTING_WORDS
+    from ..model import recipe_words
 
     lines = ["| preset | what it is | recipe | parameters | epochs | seeds 1 to 5: final-epoch test accuracy | min | "
              "mean |", "|---|---|---|---:|---:|---|---:|---:|"]
     for name, rec in found.items():
         finals = ", ".join(f"{100 * r['final_test_acc']:.2f}" for r in rec["runs"])
         s = rec["summary"]
-        words = SETTING_WORDS | {"num_epochs": "{} epochs"}
-        own = [words[k].format(v) for k, v in recipe(name).items() if k in words]
-        lines.append(f"| `{name}` | {PRESET_WHAT[name]} | {', '.join(own) or 'the defaults'} | "
+        lines.append(f"| `{name}` | {PRESET_WHAT[name]} | {recipe_words(name) or 'the defaults'} | "
                      f"{rec['runs'][0]['num_params']:,} | {rec['config']['num_epochs']} | {finals} | "
                      f"{100 * s['min']:.2f}% | {100 * s['mean']:.3f}% |")
     commands = "; ".join(f"`{rec['command']}`" for rec in found.values())
@@ -272,7 +269,7 @@ def search_values(record: dict) -> dict[str, str]:
     return values
 
 
-def search_section(name: str, record: dict, others: dict[str, dict]) -> str:
+def search_section(name: str, record: dict, others: dict[str, dict], seeds: dict[str, str]) -> str:
     """A search: its question, the rule fixed before its runs, its table, and what was decided."""
     from .experiments import search_markdown
     from .notes import SEARCH_NOTES
@@ -282,7 +279,7 @@ def search_section(name: str, record: dict, others: dict[str, dict]) -> str:
     if name == "main-5" and "main-4" in others:  # read together with main-4's three seeds
         both = dict(record, runs=others["main-4"]["runs"] + record["runs"])
         values |= {f"five:{k}": v for k, v in search_values(both).items()}
-    values |= seeds_values()
+    values |= seeds  # the test runs of the searches, read once for all of them
     return "\n".join([f"### Search {name}: {heading[0].lower()}{heading[1:]}", "",
                       f"**Question.** {record['question'][0].upper()}{record['question'][1:]}.", "",
                       f"**Rule, fixed before the runs.** {record.get('rule') or rule}", "",
@@ -293,11 +290,11 @@ def search_section(name: str, record: dict, others: dict[str, dict]) -> str:
 WORDS = ("none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
-def seeds_values() -> dict[str, str]:
+def seeds_values(records: list[dict]) -> dict[str, str]:
     """[[seeds:NAME:below]] -> how many seeds of the record seeds_NAME.json end below 99.4% (a word),
     [[seeds:NAME:n]] -> how many seeds it ran, [[seeds:NAME:mean]] -> their mean final test accuracy."""
     values = {}
-    for rec in seeds_records():
+    for rec in records:
         name = rec["path"].removeprefix("seeds_").removesuffix(".json")
         finals = [r["final_test_acc"] for r in rec["runs"]]
         below = sum(a < 0.994 for a in finals)
@@ -345,7 +342,9 @@ def report_markdown() -> str:
     unknown = sorted(set(searches) - set(SEARCH_ORDER))
     if unknown:
         raise S4Error(f"search record(s) {unknown} have no section in s4lib/lab/notes.py")
-    sections = [("Seeds: the full schedule on five seeds", seeds_section(seeds_records(), seeds_markdown))]
+    seeds = seeds_records()
+    sections = [("Seeds: the full schedule on five seeds", seeds_section(seeds, seeds_markdown))]
+    seed_values = seeds_values(seeds)
     if searches:
         title = "Searches: designs chosen on validation images"
         sections.append((title, f"## {title}\n\nEach search trains its candidates on 50,000 training images and scores "
@@ -353,7 +352,7 @@ def report_markdown() -> str:
                                 "searches come first, then those for a model under 5,000 parameters."))
     for name in SEARCH_ORDER:
         if name in searches:
-            text = search_section(name, searches[name], searches)
+            text = search_section(name, searches[name], searches, seed_values)
             sections.append((text.splitlines()[0].removeprefix("### "), text))
     if ABLATIONS_RECORD.exists():
         record = load_record(ABLATIONS_RECORD)
