@@ -179,7 +179,8 @@ def cmd_train(args) -> int | None:
             except OSError as e:
                 failures.append(f"could not write {path} ({e.strerror or e})")
     if result.history:
-        print(f"final epoch {result.final.epoch}: {result.evaluated_on} accuracy {100 * result.final.test_acc:.2f}%")
+        print(f"final epoch {result.final.epoch}: {result.evaluated_on} accuracy {100 * result.final.test_acc:.2f}% "
+              f"after {result.wall_seconds:.0f} s of training and evaluation")
         print("the assignment's claims:\n" + checks_report(result.model, result))
     if failures:
         raise S4Error("; ".join(failures))
@@ -476,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .lab.benchmark import add_flags as add_benchmark_flags
 
-    p = sub.add_parser("benchmark", help="seconds per epoch and peak memory per batch pipeline and compute option")
+    p = sub.add_parser("benchmark", help="seconds per epoch and peak memory per batch pipeline and compute option; "
+                                          "with --time-to-accuracy, whole runs of s4 and fast")
     add_benchmark_flags(p)
     p.set_defaults(func=cmd_benchmark, parser=p)
 

@@ -59,14 +59,26 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as Linux lists them (empty elsewhere: no native bf16 is assumed there)."""
+def cpuinfo(field: str) -> str:
+    """The first value of a field of /proc/cpuinfo ("" where there is none, as off Linux)."""
     try:
         text = open("/proc/cpuinfo", encoding="ascii", errors="replace").read()
     except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+        return ""
+    line = next((ln for ln in text.splitlines() if ln.split(":")[0].strip() == field), "")
+    return line.partition(":")[2].strip()
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (empty elsewhere: no native bf16 is assumed there)."""
+    return set(cpuinfo("flags").split())
+
+
+def cpu_name() -> str:
+    """The CPU's model name, e.g. 'AMD EPYC', where the system tells it ("" elsewhere)."""
+    import platform
+
+    return cpuinfo("model name") or platform.processor()
 
 
 def resolve_precision(name: str, device: torch.device) -> str:

@@ -153,6 +153,9 @@ class TrainResult:
     device: str = "cpu"  # the device that ran it, as describe() names it
     model_name: str = ""  # the preset, or the class name of a model of one's own ("" = config.model)
     precision: str = "fp32"  # what config.precision resolved to on this device
+    # wall time from the data on hand to the final model evaluated: model built, every epoch trained and scored
+    # (this process's part only, for a resumed run)
+    wall_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.model_name = self.model_name or self.config.model
@@ -413,6 +416,7 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
         model = model.to(device, memory_format=memory_format(config))
         check_model(model, name, device)
     X_train, y_train, X_test, y_test = load_data(config, device, verbose)
+    started = time.perf_counter()
     if model is None:  # built after the data, as every committed record was: same seed, same first weights
         model = build_model(config.model, config.dropout).to(device, memory_format=memory_format(config))
         check_model(model, name, device)
@@ -466,6 +470,7 @@ def train(config: TrainConfig = TrainConfig(), model: nn.Module | None = None, v
     except Diverged as e:
         result.diverged = str(e)
         print(f"stopped: {e}; {stopped_summary(result, checkpoint)}", flush=True)
+    result.wall_seconds = time.perf_counter() - started
     return result
 
 

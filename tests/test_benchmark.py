@@ -64,3 +64,29 @@ def test_profile_names_the_operators_and_sees_dropout_only_when_it_is_on():
     assert any("bernoulli" in name for name, _ in ops)
     assert not any("bernoulli" in name for name, _ in profile_steps(
         TrainConfig(train_subset=640, data_root=DATA, dropout=0.0), steps=2, top=100))
+
+
+def test_time_to_accuracy_times_whole_runs_and_levers_with_ratios_of_one_invocation():
+    from s4lib.lab.benchmark import LEVERS, WHOLE_RUNS, time_to_accuracy
+    from s4lib.lab.report import time_to_accuracy_markdown, time_to_accuracy_values
+
+    shrink = dict(num_epochs=1, train_subset=1024, test_subset=200)  # seconds, not minutes
+    record = time_to_accuracy(DATA, repeats=1, shrink=shrink)
+    assert [r["row"] for r in record["runs"]] == list(WHOLE_RUNS)
+    assert [r["lever"] for r in record["lever_runs"]] == list(LEVERS)
+    # a whole run trained every epoch its config asks for and was scored: accuracy is a fraction of 200 images
+    for r in record["runs"]:
+        assert r["epochs"] == 1 and r["run_s"] > 0 and round(r["final_test_acc"] * 200) == r["final_test_acc"] * 200
+    m = record["median"]
+    assert record["ratio"] == m["main"]["run_s"] / m["fast"]["run_s"]
+    # a lever's seconds are scaled from the images it trained on to a 60,000-image epoch
+    assert [r["train_batches"] for r in record["lever_runs"]] == [8, 8, 4, 2]  # batch 128, 128, 256, 512
+    assert [r["precision"] for r in record["lever_runs"]] == ["fp32", "bf16", "fp32", "fp32"]
+    for r in record["lever_runs"]:
+        assert r["train_s_per_epoch"] == r["train_s"] * 60_000 / 1024
+    table = time_to_accuracy_markdown(record)
+    assert f"{m['main']['run_s'] / m['fast']['run_s']:.2f}x" in table and "1.00x" in table
+    assert "Made by `python -m s4lib benchmark --time-to-accuracy`" in table and "1,024 training images" in table
+    values = time_to_accuracy_values(record)
+    assert values["ratio"] == f"{record['ratio']:.2f}x" and values["fp32:x"] == "1.00x"
+    assert record["auto_precision"] == ("bf16" if record["native_bf16"] else "fp32")

@@ -63,12 +63,18 @@ def hand_made(config: TrainConfig, epochs: int = 2) -> TrainResult:
     ["ablations", "--only", "baseline"],
     ["ablations", "--lr", "0.05"],
     ["benchmark", "--only", "default", "--repeats", "1"],
+    ["benchmark", "--time-to-accuracy", "--repeats", "1"],
 ])
 def test_another_experiment_never_replaces_a_committed_record(argv, capsys, no_training):
     before = fingerprint(RESULTS, ROOT / "images")
     line = one_line_error(capsys, main(argv))
     assert "holds another experiment" in line and "--out" in line and "--force" in line
     assert fingerprint(RESULTS, ROOT / "images") == before
+
+
+def test_time_to_accuracy_times_every_row_or_none(capsys, no_training):
+    line = one_line_error(capsys, main(["benchmark", "--time-to-accuracy", "--only", "default"]))
+    assert "--only" in line and "every row" in line
 
 
 def test_a_record_names_exactly_the_command_that_ran(tmp_path, capsys, monkeypatch):

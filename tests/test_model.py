@@ -119,3 +119,15 @@ def test_separable_convs_see_as_far_as_full_ones():
     full = Net(replace(architecture("micro-sep"), separable=False))
     assert receptive_field_table(build_model("micro-sep"))[-1].rf == receptive_field_table(full)[-1].rf
     assert count_parameters(build_model("micro-sep")) < count_parameters(full) / 3
+
+
+def test_fast_is_the_main_model_trained_in_fewer_epochs():
+    from s4lib.train import TrainConfig
+
+    assert architecture("fast") == architecture("s4")
+    torch.manual_seed(0)
+    fast = build_model("fast")
+    torch.manual_seed(0)
+    main = build_model("s4")
+    assert all(torch.equal(a, b) for a, b in zip(fast.state_dict().values(), main.state_dict().values()))
+    assert TrainConfig.preset("fast").num_epochs < TrainConfig.preset("s4").num_epochs

@@ -80,6 +80,8 @@ def test_the_report_has_a_section_for_every_committed_record():
             assert "## Ablations" in report and f"`{record['command']}`" in report
         elif path.name == "benchmark.json":
             assert "## Benchmark" in report and f"`{record['command']}`" in report
+        elif path.name == "time_to_accuracy.json":
+            assert "## Time to accuracy" in report and f"`{record['command']}`" in report
         else:
             pytest.fail(f"{path.name}: a record the report does not know")
 

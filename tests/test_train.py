@@ -31,6 +31,11 @@ def test_short_training_clearly_learns(small_run):
     assert small_run.num_params < 20_000
 
 
+def test_a_run_times_itself_whole_from_the_data_on_hand_to_the_final_evaluation(small_run):
+    # every epoch's training and evaluation lie inside the whole run, and building the model is more than nothing
+    assert small_run.wall_seconds > sum(e.seconds + e.test_seconds for e in small_run.history) > 0
+
+
 def test_same_seed_same_run(small_run):
     again = train(SMALL, verbose=False)
     assert [e.test_acc for e in again.history] == [e.test_acc for e in small_run.history]

@@ -1,4 +1,5 @@
-"""Speed benchmark: seconds per training epoch and test pass, and peak memory, per pipeline and compute option.
+"""Speed benchmark: seconds per training epoch and test pass, and peak memory, per pipeline and compute option;
+with --time-to-accuracy, the wall time of whole runs of the main and the fast preset, and the levers of their speed.
 
 Each measurement runs in a fresh subprocess so its peak resident memory is its own; variants alternate
 so that a busy spell of the machine hits all of them, and the report gives medians and ratios.
@@ -21,7 +22,7 @@ import torch
 
 from ..errors import S4Error
 from .records import machine, write_record
-from ..train import TrainConfig
+from ..train import TrainConfig, config_record
 
 # name -> (what it is, TrainConfig overrides, torch threads (0 = torch's default), compute option or "");
 # every lever tried has a row, kept or not; "v1", the first design of the main model, is the row to measure against
@@ -43,6 +44,22 @@ VARIANTS: dict[str, tuple[str, dict, int, str]] = {
     "compile": ("the main config + torch.compile (compiled during warm-up)", {}, 0, "compile"),
     "torchvision": ("the main config fed by torchvision's DataLoader (per-sample PIL)", dict(loader="torchvision"), 0, ""),
 }
+# Time to accuracy (--time-to-accuracy): whole runs of a preset with its recipe, from the data on hand to the
+# final model evaluated (model built, every epoch trained and scored), median over rounds; name -> (what, preset)
+WHOLE_RUNS: dict[str, tuple[str, str]] = {
+    "main": ("the main run: the preset s4 with its recipe", "s4"),
+    "fast": ("the preset fast with its recipe: the main model in fewer epochs", "fast"),
+}
+# and the levers of a run's speed, each timed over LEVER_IMAGES training images of the main config with one
+# setting changed: name -> (what, TrainConfig overrides); "fp32" (the main config itself) is the row to compare with
+LEVERS: dict[str, tuple[str, dict]] = {
+    "fp32": ("the main config: float32, batch 128", {}),
+    "bf16": ("bf16 autocast (emulated where the CPU has no native bf16)", dict(precision="bf16")),
+    "batch_256": ("batch 256, peak lr 0.8", dict(batch_size=256, lr=0.8)),
+    "batch_512": ("batch 512, peak lr 1.6", dict(batch_size=512, lr=1.6)),
+}
+MNIST_IMAGES = 60_000  # a lever's seconds are scaled to a whole epoch of these
+LEVER_IMAGES = 12_800  # 100 steps of batch 128: long enough to time a step, short enough to time emulated bf16
 OPTIONS = ("", "compile")  # a compute option applied on top of the config (see the README)
 PROFILED = ("v1", "default")  # variants whose operators the record keeps (`--profile` prints the default's)
 WARMUP_BATCHES = 10  # untimed steps before the epoch: first-call allocation, and compiling for torch.compile
@@ -76,21 +93,25 @@ def measure_once(config: TrainConfig, num_threads: int = 0, option: str = "") ->
     """Warm up, then one timed training epoch and one test pass in this process: seconds, FLOPs and peak RSS."""
     from .flops import training_flops
     from ..model import build_model
-    from ..train import evaluate, train_one_epoch
+    from ..device import resolve_precision
+    from ..train import evaluate, model_device, train_one_epoch
 
     if num_threads:
         torch.set_num_threads(num_threads)
     model, batches, optimizer, scheduler, X_test, y_test = training_setup(config, option)
+    precision = resolve_precision(config.precision, model_device(model))
     t0 = time.perf_counter()
-    train_one_epoch(model, list(islice(batches, WARMUP_BATCHES)), optimizer, scheduler, desc="warm-up", progress=False)
+    train_one_epoch(model, list(islice(batches, WARMUP_BATCHES)), optimizer, scheduler, desc="warm-up", progress=False,
+                    precision=precision)
     t1 = time.perf_counter()
-    train_one_epoch(model, batches, optimizer, scheduler, desc=f"{config.loader} epoch")
+    train_one_epoch(model, batches, optimizer, scheduler, desc=f"{config.loader} epoch", precision=precision)
     t2 = time.perf_counter()
     evaluate(model, X_test, y_test)
     t3 = time.perf_counter()
     # the counts say what was timed, independently of how fast the machine was
     images = len(batches.X) if hasattr(batches, "X") else len(batches.dataset)
     return dict(warmup_s=t1 - t0, train_s=t2 - t1, test_s=t3 - t2, threads=torch.get_num_threads(),
+                precision=precision,
                 train_batches=len(batches), test_images=len(y_test),
                 train_gflop=training_flops(build_model(config.model, config.dropout), images) / 1e9,
                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -146,16 +167,70 @@ def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names
                 peak_gflops=max(peaks), runs=runs, median=median, profiles=profiles)
 
 
+def whole_run(config: TrainConfig) -> dict:
+    """One whole training run in this process: its wall time, final test accuracy and peak RSS."""
+    from ..train import train
+
+    result = train(config, verbose=False)
+    return dict(run_s=result.wall_seconds, final_test_acc=result.final.test_acc, epochs=len(result.history),
+                precision=result.precision, threads=torch.get_num_threads(),
+                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def time_to_accuracy(data_root: str = "data", repeats: int = 3, num_threads: int = 0, shrink: dict | None = None) \
+        -> dict:
+    """Every whole run and every lever once per round, `repeats` rounds; medians and ratios of the same invocation.
+
+    shrink: settings put on top of every row and lever (tests time a few batches of a subset, not whole runs).
+    """
+    from ..device import native_bf16, resolve_device, resolve_precision
+
+    shrink = shrink or {}
+    device = resolve_device("auto")
+    runs, levers = [], []
+    for k in range(repeats):
+        for name, (_, preset) in WHOLE_RUNS.items():
+            config = TrainConfig.preset(preset, data_root=data_root, **shrink)
+            r = dict(row=name) | run_child(config, num_threads, "", "run")
+            print(f"round {k + 1}/{repeats} {name:9s}: whole run {r['run_s']:6.1f} s, {r['epochs']} epochs, "
+                  f"final test acc {100 * r['final_test_acc']:.2f}%", flush=True)
+            runs.append(r)
+        for name, (_, overrides) in LEVERS.items():
+            config = TrainConfig(**(dict(data_root=data_root, train_subset=LEVER_IMAGES) | overrides | shrink))
+            r = dict(lever=name) | run_child(config, num_threads, "")
+            r["train_s_per_epoch"] = r["train_s"] * MNIST_IMAGES / config.train_subset
+            print(f"round {k + 1}/{repeats} {name:9s}: {r['train_s_per_epoch']:6.1f} s per 60,000 training images",
+                  flush=True)
+            levers.append(r)
+    median = {name: {key: statistics.median(r[key] for r in runs if r["row"] == name)
+                     for key in ("run_s", "final_test_acc", "peak_rss_mib")} for name in WHOLE_RUNS}
+    lever_median = {name: statistics.median(r["train_s_per_epoch"] for r in levers if r["lever"] == name)
+                    for name in LEVERS}
+    return dict(command="python -m s4lib benchmark --time-to-accuracy", date=dt.date.today().isoformat(),
+                repeats=repeats, threads=num_threads, machine=machine(), device=str(device),
+                native_bf16=native_bf16(device), auto_precision=resolve_precision("auto", device),
+                rows={n: dict(what=w, config=config_record(TrainConfig.preset(p, data_root=data_root, **shrink)))
+                      for n, (w, p) in WHOLE_RUNS.items()},
+                levers={n: dict(what=w, overrides=o) for n, (w, o) in LEVERS.items()},
+                lever_images=shrink.get("train_subset", LEVER_IMAGES),
+                runs=runs, lever_runs=levers, median=median, lever_median=lever_median,
+                ratio=median["main"]["run_s"] / median["fast"]["run_s"])
+
+
 def add_flags(p: argparse.ArgumentParser) -> None:
     """The benchmark's options, shared by `python -m s4lib benchmark` and `python -m s4lib.lab.benchmark`."""
     p.add_argument("--repeats", type=int, default=3, help="rounds; every variant runs once per round (default 3)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="measure only these variants (default all)")
     p.add_argument("--profile", action="store_true", help="print where one training step's CPU time goes, then stop")
+    p.add_argument("--time-to-accuracy", action="store_true",
+                   help="time whole runs of the main and the fast preset, and each lever of their speed, and write "
+                        "notebooks/results/time_to_accuracy.json instead")
     p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
-    p.add_argument("--out", help="write the record here instead of notebooks/results/benchmark.json")
-    p.add_argument("--force", action="store_true", help="replace notebooks/results/benchmark.json even if it holds "
-                                                        "another experiment (without it, such a run is refused)")
+    p.add_argument("--out", help="write the record here instead of notebooks/results/benchmark.json (or "
+                                 "time_to_accuracy.json)")
+    p.add_argument("--force", action="store_true", help="replace the committed record even if it holds another "
+                                                        "experiment (without it, such a run is refused)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -173,6 +248,8 @@ def run(args: argparse.Namespace) -> None:
         return
     if not 1 <= args.repeats <= 20 or not 0 <= args.threads <= 256:
         raise S4Error(f"--repeats must be in 1..20 and --threads in 0..256, got {args.repeats} and {args.threads}")
+    if args.time_to_accuracy:
+        return run_time_to_accuracy(args)
     names = tuple(args.only or VARIANTS)
     out = Path(args.out) if args.out else BENCHMARK_RECORD
     planned = dict(config=asdict(config), variants={n: VARIANTS[n][0] for n in names}, repeats=args.repeats,
@@ -185,13 +262,35 @@ def run(args: argparse.Namespace) -> None:
     print("wrote", shown(write_record(record, out)))
 
 
+def run_time_to_accuracy(args: argparse.Namespace) -> None:
+    """Time whole runs and levers and write the record, as the parsed flags say."""
+    from ..files import check_output
+    from ..project import shown
+    from .records import TIME_TO_ACCURACY_RECORD, guard_replace, time_to_accuracy_experiment
+    from .report import time_to_accuracy_markdown
+
+    if args.only:
+        raise S4Error("--only picks variants of the epoch benchmark; --time-to-accuracy always times every row")
+    out = Path(args.out) if args.out else TIME_TO_ACCURACY_RECORD
+    planned = dict(rows={n: dict(config=config_record(TrainConfig.preset(p, data_root=args.data_root)))
+                         for n, (_, p) in WHOLE_RUNS.items()},
+                   levers={n: dict(overrides=o) for n, (_, o) in LEVERS.items()}, repeats=args.repeats,
+                   threads=args.threads)
+    guard_replace(out, planned, time_to_accuracy_experiment, explicit=bool(args.out) or args.force)
+    check_output(out, "record")
+    record = time_to_accuracy(args.data_root, args.repeats, args.threads) | dict(command=args.command_text)
+    print()
+    print(time_to_accuracy_markdown(record))
+    print("wrote", shown(write_record(record, out)))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m s4lib.lab.benchmark", description=__doc__)
     add_flags(p)
     # a child measures one variant in its own process (see run_child)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
-    p.add_argument("--task", default="measure", choices=("measure", "peak", "profile"), help=argparse.SUPPRESS)
+    p.add_argument("--task", default="measure", choices=("measure", "peak", "profile", "run"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.command_text = "python -m s4lib.lab.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.child:
@@ -201,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def child_task(task: str, config: TrainConfig, num_threads: int, option: str) -> dict:
-    """What one fresh process measures: a training epoch, the matmul peak, or where a step's time goes."""
+    """What one fresh process measures: a training epoch, the matmul peak, where a step's time goes, or a whole run."""
     from .flops import peak_gflops
 
     if num_threads:
@@ -210,6 +309,8 @@ def child_task(task: str, config: TrainConfig, num_threads: int, option: str) ->
         return dict(gflops=peak_gflops())
     if task == "profile":
         return dict(top=profile_steps(config))
+    if task == "run":
+        return whole_run(config)
     return measure_once(config, num_threads, option)
 
 

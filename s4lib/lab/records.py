@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from ..device import threads_phrase
+from ..device import cpu_name, threads_phrase
 from ..errors import S4Error
 from ..files import atomic_write
 from ..project import clone_root, shown
@@ -27,6 +27,7 @@ MAIN_RECORD = RESULTS / "s4_main.json"  # notebook 02's run: history per epoch
 MAIN_WEIGHTS = RESULTS / "s4_main.pt"  # and its final weights
 ABLATIONS_RECORD = RESULTS / "ablations.json"
 BENCHMARK_RECORD = RESULTS / "benchmark.json"
+TIME_TO_ACCURACY_RECORD = RESULTS / "time_to_accuracy.json"
 
 
 def seeds_record_path(preset: str) -> Path:
@@ -48,7 +49,8 @@ def partial_path(path: str | Path) -> Path:
 def machine() -> str:
     """A short description of where the numbers come from (torch threads named when not one per core)."""
     limited = f", {threads_phrase('torch thread')}" if torch.get_num_threads() != os.cpu_count() else ""
-    return f"{os.cpu_count()} CPU cores{limited}, {platform.processor() or platform.machine()}, torch {torch.__version__}"
+    cpu = ", ".join(part for part in (cpu_name(), platform.machine()) if part)
+    return f"{os.cpu_count()} CPU cores{limited}, {cpu}, torch {torch.__version__}"
 
 
 def load_record(path: str | Path = MAIN_RECORD) -> dict:
@@ -101,6 +103,13 @@ def benchmark_experiment(record: dict) -> tuple:
     """What makes two benchmark records the same experiment: config, variants, rounds and threads."""
     return (where_free(record.get("config")), sorted(record.get("variants", {})), record.get("repeats"),
             record.get("threads", 0))
+
+
+def time_to_accuracy_experiment(record: dict) -> tuple:
+    """What makes two time-to-accuracy records the same experiment: each row's config, the levers, rounds, threads."""
+    rows = {n: where_free(r.get("config")) for n, r in record.get("rows", {}).items()}
+    levers = {n: r.get("overrides") for n, r in record.get("levers", {}).items()}
+    return rows, levers, record.get("repeats"), record.get("threads", 0)
 
 
 def guard_replace(path: Path, record: dict, experiment: Callable[[dict], tuple], explicit: bool) -> None:

@@ -9,7 +9,8 @@ from torch import nn
 from ..errors import S4Error
 from ..project import PACKAGE_DIR
 from ..tables import architecture_table, results_markdown
-from .records import ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, load_record, where_free
+from .records import (ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, TIME_TO_ACCURACY_RECORD, load_record,
+                      where_free)
 
 README = PACKAGE_DIR.parent / "README.md"
 
@@ -46,7 +47,28 @@ def generated_blocks() -> dict[str, str]:
         blocks["presets"] = presets_markdown(seeds)
     if BENCHMARK_RECORD.exists():
         blocks["speed"] = speed_markdown(load_record(BENCHMARK_RECORD))
+        if TIME_TO_ACCURACY_RECORD.exists():
+            blocks["speed"] += "\n\n" + fast_markdown(load_record(TIME_TO_ACCURACY_RECORD), preset_records(seeds))
     return blocks
+
+
+def fast_markdown(record: dict, presets: dict[str, dict]) -> str:
+    """One paragraph: a whole run of fast against the main run, from one invocation, and how fast's seeds ended."""
+    m, fast = record["median"], record["rows"]["fast"]["config"]
+    text = (f"**To iterate quickly**, `--model fast` trains the main model in {fast['num_epochs']} epochs. A whole "
+            f"run (model built, trained, scored) takes {m['fast']['run_s']:.0f} s; the main run takes "
+            f"{m['main']['run_s']:.0f} s, {record['ratio']:.2f}x as long (`{record['command']}`, {record['machine']}, "
+            f"median of {record['repeats']} rounds in one invocation).")
+    if "fast" in presets:
+        from ..assignment import MIN_TEST_ACC
+
+        finals = [r["final_test_acc"] for r in presets["fast"]["runs"]]
+        below, required = sum(a < MIN_TEST_ACC for a in finals), f"{100 * MIN_TEST_ACC:g}%"
+        text += (f" Of its {WORDS[len(finals)]} test seeds (the `fast` row above), " +
+                 (f"{WORDS[below]} end{'s' * (below == 1)} below {required}: the lowest, {100 * min(finals):.2f}%, is "
+                  f"{100 * (MIN_TEST_ACC - min(finals)):.2f} points short." if below else
+                  f"every one ends at {required} or more (lowest {100 * min(finals):.2f}%)."))
+    return text
 
 
 def checklist_markdown(main: dict) -> str:
@@ -191,6 +213,45 @@ def benchmark_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def time_to_accuracy_markdown(record: dict) -> str:
+    """Whole runs (wall time, final test accuracy per round) and the levers of their speed, with ratios."""
+    m, lm = record["median"], record["lever_median"]
+    lines = ["| run | what it is | epochs | batch | dropout | whole run (s) | times the main run's speed | "
+             "final test acc, each round | peak RSS (MiB) |", "|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    for name, row in record["rows"].items():
+        accs = ", ".join(f"{100 * r['final_test_acc']:.2f}%" for r in record["runs"] if r["row"] == name)
+        c = row["config"]
+        lines.append(f"| `{name}` | {row['what']} | {c['num_epochs']} | {c['batch_size']} | {c['dropout']:g} | "
+                     f"{m[name]['run_s']:.1f} | {m['main']['run_s'] / m[name]['run_s']:.2f}x | {accs} | "
+                     f"{m[name]['peak_rss_mib']:.0f} |")
+    lines += ["", "| lever | what it changes in the main config | training s per 60,000 images | "
+              "times the fp32 row's speed |", "|---|---|---:|---:|"]
+    for name, lever in record["levers"].items():
+        lines.append(f"| `{name}` | {lever['what']} | {lm[name]:.1f} | {lm['fp32'] / lm[name]:.2f}x |")
+    lines += ["", f"Median of {record['repeats']} rounds; each round runs every row and every lever once, each in a "
+              "fresh process. A whole run is timed from the data on hand (read from disk before the clock starts) "
+              "to the final model evaluated: the model built, every epoch trained, and the evaluation after every "
+              "epoch that the log prints (the test set and the training-set check). A lever is timed over "
+              f"{record['lever_images']:,} training images after a short warm-up and scaled to 60,000. "
+              f"Made by `{record['command']}` on {record['machine']} ({record['device']}), {record['date']}."]
+    return "\n".join(lines)
+
+
+def time_to_accuracy_values(record: dict) -> dict[str, str]:
+    """[[row]] -> median whole-run seconds, [[ratio]] -> main over fast, [[lever:x]] -> lever speed over fp32."""
+    m, lm = record["median"], record["lever_median"]
+    values = {name: f"{r['run_s']:.0f} s" for name, r in m.items()}
+    values |= {f"{name}:x": f"{lm['fp32'] / s:.2f}x" for name, s in lm.items()}
+    values["ratio"] = f"{record['ratio']:.2f}x"
+    values |= {f"lever:{name}": f"{s:.1f} s" for name, s in lm.items()}
+    values |= {f"{name}:cmp": compared(s, lm["fp32"]) for name, s in lm.items()}
+    values["bf16:native"] = ("computes bf16 natively (AVX512-BF16 or AMX)" if record["native_bf16"] else
+                             "has no native bf16 (neither AVX512-BF16 nor AMX), so torch emulates it")
+    values["auto"] = record["auto_precision"]
+    values["fast:accs"] = ", ".join(f"{100 * r['final_test_acc']:.2f}%" for r in record["runs"] if r["row"] == "fast")
+    return values
+
+
 def profile_markdown(record: dict) -> str:
     """The operators that take the most CPU time in a training step, per profiled variant."""
     lines = []
@@ -326,15 +387,27 @@ def benchmark_values(record: dict) -> dict[str, str]:
     for name, r in m.items():
         values[name] = f"{r['train_s']:.1f} s"
         values[f"{name}:x"] = f"{m['v1']['train_s'] / r['train_s']:.2f}x"
+        values[f"{name}:cmp"] = compared(r["train_s"], m["default"]["train_s"])
         if peak and "train_gflop" in r:
             values[f"{name}:pct"] = f"{100 * r['train_gflop'] / r['train_s'] / peak:.0f}%"
     return values
 
 
+SAME_SPEED = 0.03  # epochs within 3% of each other are called as fast: rounds of one invocation vary about that much
+
+
+def compared(seconds: float, reference: float) -> str:
+    """'slower than', 'faster than' or 'about as fast as' the reference, in words for a sentence."""
+    if abs(seconds / reference - 1) <= SAME_SPEED:
+        return "about as fast as"
+    return "slower than" if seconds > reference else "faster than"
+
+
 def report_markdown() -> str:
     """The experiment report: every seeds, search, ablation and benchmark record, with its table and its reading."""
     from .experiments import ablations_markdown, seeds_markdown
-    from .notes import ABLATIONS_INTRO, ABLATIONS_READING, BENCHMARK_INTRO, BENCHMARK_READING, SEARCH_ORDER
+    from .notes import (ABLATIONS_INTRO, ABLATIONS_READING, BENCHMARK_INTRO, BENCHMARK_READING, SEARCH_ORDER,
+                        TIME_TO_ACCURACY_INTRO, TIME_TO_ACCURACY_READING)
     from .records import RESULTS
 
     searches = {p.stem.removeprefix("search_"): load_record(p) for p in sorted(RESULTS.glob("search_*.json"))
@@ -369,6 +442,14 @@ def report_markdown() -> str:
         sections.append(("Benchmark: training speed", "\n".join([
             "## Benchmark: training speed", "", BENCHMARK_INTRO, "", benchmark_markdown(record), *profile, "",
             fill(BENCHMARK_READING, benchmark_values(record), "the benchmark")])))
+    if TIME_TO_ACCURACY_RECORD.exists():
+        record = load_record(TIME_TO_ACCURACY_RECORD)
+        values = time_to_accuracy_values(record) | seed_values
+        if BENCHMARK_RECORD.exists():  # the epoch benchmark's figures for the same levers, named as such
+            values |= {f"bench:{k}": v for k, v in benchmark_values(load_record(BENCHMARK_RECORD)).items()}
+        sections.append(("Time to accuracy: whole runs", "\n".join([
+            "## Time to accuracy: whole runs", "", TIME_TO_ACCURACY_INTRO, "", time_to_accuracy_markdown(record), "",
+            fill(TIME_TO_ACCURACY_READING, values, "the time-to-accuracy benchmark")])))
     contents = [f"{'  ' if title.startswith('Search ') else ''}- [{title}](#{github_anchor(title)})"
                 for title, _ in sections]
     head = [
