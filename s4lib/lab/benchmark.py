@@ -177,42 +177,56 @@ def whole_run(config: TrainConfig) -> dict:
                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def time_to_accuracy(data_root: str = "data", repeats: int = 3, num_threads: int = 0, shrink: dict | None = None) \
-        -> dict:
-    """Every whole run and every lever once per round, `repeats` rounds; medians and ratios of the same invocation.
+def time_to_accuracy_configs(data_root: str = "data", shrink: dict | None = None) \
+        -> tuple[dict[str, TrainConfig], dict[str, TrainConfig]]:
+    """The config of every whole run and of every lever, by name.
 
     shrink: settings put on top of every row and lever (tests time a few batches of a subset, not whole runs).
     """
+    shrink = shrink or {}
+    rows = {name: TrainConfig.preset(preset, data_root=data_root, **shrink) for name, (_, preset) in WHOLE_RUNS.items()}
+    levers = {name: TrainConfig(**(dict(data_root=data_root, train_subset=LEVER_IMAGES) | overrides | shrink))
+              for name, (_, overrides) in LEVERS.items()}
+    return rows, levers
+
+
+def time_to_accuracy_plan(rows: dict[str, TrainConfig], levers: dict[str, TrainConfig], repeats: int,
+                          num_threads: int) -> dict:
+    """What a time-to-accuracy record says was timed (what the guard compares): rows, levers, rounds, threads."""
+    return dict(repeats=repeats, threads=num_threads,
+                rows={n: dict(what=WHOLE_RUNS[n][0], config=config_record(c)) for n, c in rows.items()},
+                levers={n: dict(what=LEVERS[n][0], overrides=LEVERS[n][1]) for n in levers},
+                lever_images=next(iter(levers.values())).train_subset)
+
+
+def time_to_accuracy(data_root: str = "data", repeats: int = 3, num_threads: int = 0, shrink: dict | None = None) \
+        -> dict:
+    """Every whole run and every lever once per round, `repeats` rounds; medians and ratios of the same invocation."""
     from ..device import native_bf16, resolve_device, resolve_precision
 
-    shrink = shrink or {}
     device = resolve_device("auto")
+    row_configs, lever_configs = time_to_accuracy_configs(data_root, shrink)
     runs, levers = [], []
     for k in range(repeats):
-        for name, (_, preset) in WHOLE_RUNS.items():
-            config = TrainConfig.preset(preset, data_root=data_root, **shrink)
+        for name, config in row_configs.items():
             r = dict(row=name) | run_child(config, num_threads, "", "run")
             print(f"round {k + 1}/{repeats} {name:9s}: whole run {r['run_s']:6.1f} s, {r['epochs']} epochs, "
                   f"final test acc {100 * r['final_test_acc']:.2f}%", flush=True)
             runs.append(r)
-        for name, (_, overrides) in LEVERS.items():
-            config = TrainConfig(**(dict(data_root=data_root, train_subset=LEVER_IMAGES) | overrides | shrink))
+        for name, config in lever_configs.items():
             r = dict(lever=name) | run_child(config, num_threads, "")
             r["train_s_per_epoch"] = r["train_s"] * MNIST_IMAGES / config.train_subset
             print(f"round {k + 1}/{repeats} {name:9s}: {r['train_s_per_epoch']:6.1f} s per 60,000 training images",
                   flush=True)
             levers.append(r)
     median = {name: {key: statistics.median(r[key] for r in runs if r["row"] == name)
-                     for key in ("run_s", "final_test_acc", "peak_rss_mib")} for name in WHOLE_RUNS}
+                     for key in ("run_s", "final_test_acc", "peak_rss_mib")} for name in row_configs}
     lever_median = {name: statistics.median(r["train_s_per_epoch"] for r in levers if r["lever"] == name)
-                    for name in LEVERS}
+                    for name in lever_configs}
     return dict(command="python -m s4lib benchmark --time-to-accuracy", date=dt.date.today().isoformat(),
-                repeats=repeats, threads=num_threads, machine=machine(), device=str(device),
-                native_bf16=native_bf16(device), auto_precision=resolve_precision("auto", device),
-                rows={n: dict(what=w, config=config_record(TrainConfig.preset(p, data_root=data_root, **shrink)))
-                      for n, (w, p) in WHOLE_RUNS.items()},
-                levers={n: dict(what=w, overrides=o) for n, (w, o) in LEVERS.items()},
-                lever_images=shrink.get("train_subset", LEVER_IMAGES),
+                machine=machine(), device=str(device), native_bf16=native_bf16(device),
+                auto_precision=resolve_precision("auto", device),
+                **time_to_accuracy_plan(row_configs, lever_configs, repeats, num_threads),
                 runs=runs, lever_runs=levers, median=median, lever_median=lever_median,
                 ratio=median["main"]["run_s"] / median["fast"]["run_s"])
 
@@ -272,10 +286,7 @@ def run_time_to_accuracy(args: argparse.Namespace) -> None:
     if args.only:
         raise S4Error("--only picks variants of the epoch benchmark; --time-to-accuracy always times every row")
     out = Path(args.out) if args.out else TIME_TO_ACCURACY_RECORD
-    planned = dict(rows={n: dict(config=config_record(TrainConfig.preset(p, data_root=args.data_root)))
-                         for n, (_, p) in WHOLE_RUNS.items()},
-                   levers={n: dict(overrides=o) for n, (_, o) in LEVERS.items()}, repeats=args.repeats,
-                   threads=args.threads)
+    planned = time_to_accuracy_plan(*time_to_accuracy_configs(args.data_root), args.repeats, args.threads)
     guard_replace(out, planned, time_to_accuracy_experiment, explicit=bool(args.out) or args.force)
     check_output(out, "record")
     record = time_to_accuracy(args.data_root, args.repeats, args.threads) | dict(command=args.command_text)
