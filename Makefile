@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # a training cell runs ~10 min on 2 idle cores; give slow or busy machines room
 CELL_TIMEOUT ?= 3600
 
-.PHONY: setup system-packages data reproduce test
+.PHONY: setup system-packages data reproduce test check lint
 setup: $(VENV)/.installed system-packages data
 
 $(VENV)/.installed: pyproject.toml
@@ -30,5 +30,12 @@ data: $(VENV)/.installed
 reproduce: setup
 	$(BIN)/python -m s4lib reproduce
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check s4lib tests
+
+# for working on the code: lint and every test but the notebooks and those marked slow (a few minutes)
+check: setup lint
+	$(BIN)/python -m pytest tests -m "not slow"

@@ -1,3 +1,10 @@
-from .cli import main
+import sys
 
-raise SystemExit(main())
+try:
+    from .cli import main
+
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing the command line
+    print("\ninterrupted: stopped before anything was written", file=sys.stderr)
+    code = 130
+raise SystemExit(code)

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from .train import TrainResult
+from .model import count_parameters
+from .results import TrainResult
 
 MAX_PARAMETERS = 20_000  # fewer than this many trainable parameters
 MAX_EPOCHS = 20  # fewer than this many epochs
 MIN_TEST_ACC = 0.994  # at the final epoch, on the whole MNIST test set (the assignment's "validation accuracy")
-
-
-def num_params(model: nn.Module) -> int:
-    """Every parameter, trainable or not (a moving average of the weights is frozen, yet it is the model)."""
-    return sum(p.numel() for p in model.parameters())
 
 
 def has(model: nn.Module, *kinds: type) -> bool:
@@ -29,7 +25,7 @@ def assignment_checks(model: nn.Module, result: TrainResult) -> dict[str, bool]:
     """Each claim of the assignment and whether this model and its training run meet it."""
     final = result.history[-1] if result.history else None
     return {
-        "parameters < 20,000": num_params(model) < MAX_PARAMETERS,
+        "parameters < 20,000": count_parameters(model) < MAX_PARAMETERS,
         "epochs < 20": (result.config.num_epochs < MAX_EPOCHS and len(result.history) == result.config.num_epochs
                         and not result.interrupted and not result.diverged),
         "BatchNorm": has(model, nn.modules.batchnorm._BatchNorm),
@@ -46,7 +42,7 @@ def checks_report(model: nn.Module, result: TrainResult) -> str:
     """One line per claim, PASS or FAIL, with the value measured."""
     final = result.history[-1] if result.history else None
     measured = {
-        "parameters < 20,000": f"{num_params(model):,} parameters",
+        "parameters < 20,000": f"{count_parameters(model):,} parameters",
         "epochs < 20": f"{len(result.history)} of {result.config.num_epochs} epochs trained",
         "final-epoch test accuracy >= 99.4%": (
             "no epoch finished" if final is None else

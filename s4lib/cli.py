@@ -92,15 +92,15 @@ def cmd_workbook(args) -> None:
     print(error_table_markdown(histories, [n for n in (1, 10, 50, 100) if n <= args.iterations]))
 
 
-def config_from_args(args, defaults: dict | None = None):
-    """The TrainConfig the flags ask for; settings no flag names come from defaults, then from the model's recipe,
-    then from TrainConfig()."""
-    from .model import recipe
+def config_from_args(args, base: dict | None = None):
+    """The TrainConfig the flags ask for: the preset's recipe (--model, else base's model, else s4), then base, then
+    every flag given."""
     from .train import TrainConfig
 
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    model = given.get("model") or (defaults or {}).get("model") or TrainConfig.model
-    return TrainConfig(**(recipe(model) | (defaults or {}) | given))
+    base = dict(base or {})
+    model = given.pop("model", None) or base.pop("model", "s4")
+    return TrainConfig.preset(model, **(base | given))
 
 
 def model_from_file(spec: str, seed: int | None = None):
@@ -160,7 +160,7 @@ def check_train_outputs(args) -> None:
 def cmd_train(args) -> int | None:
     from .assignment import checks_report
     from .checkpoint import save_atomic
-    from .lab.records import write_record
+    from .files import write_json
     from .train import train
 
     if args.model_file and args.model:
@@ -172,15 +172,17 @@ def cmd_train(args) -> int | None:
     failures = []
     # weights first: a record that cannot be written must not cost the weights
     for path, write in ((args.save, lambda p: save_atomic(result.checkpoint(), p)),
-                        (args.record, lambda p: write_record(result.to_dict(), p))):
+                        (args.record, lambda p: write_json(result.to_dict(), p))):
         if path and result.history and not (result.interrupted and path == args.save):
             try:
                 print(f"wrote {write(path)}")
             except OSError as e:
                 failures.append(f"could not write {path} ({e.strerror or e})")
     if result.history:
-        print(f"final epoch {result.final.epoch}: {result.evaluated_on} accuracy {100 * result.final.test_acc:.2f}% "
-              f"after {result.wall_seconds:.0f} s of training and evaluation")
+        final = result.final
+        scored = f"{result.evaluated_on} accuracy {100 * final.test_acc:.2f}%" if final.test_acc is not None else \
+            "not scored (stopped before the last epoch)"
+        print(f"final epoch {final.epoch}: {scored} after {result.wall_seconds:.0f} s of training and evaluation")
         print("the assignment's claims:\n" + checks_report(result.model, result))
     if failures:
         raise S4Error("; ".join(failures))
@@ -194,7 +196,7 @@ def cmd_evaluate(args) -> None:
     from .checkpoint import load_checkpoint, model_from_checkpoint
     from .data import load_mnist
     from .device import resolve_device
-    from .train import evaluate, per_class_accuracy, predict
+    from .evaluate import evaluate, per_class_accuracy, predict
 
     ckpt = load_checkpoint(args.checkpoint)
     if args.model_file:
@@ -216,45 +218,55 @@ def cmd_evaluate(args) -> None:
 def cmd_seeds(args) -> int | None:
     from .lab.experiments import run_seeds, seeds_markdown
 
-    record = run_seeds(config_from_args(args), args.seeds, args.out, command_line(args), args.force)
+    record = run_seeds(config_from_args(args), args.seeds, args.out, command_line(args), args.force, args.placement)
     if record["runs"]:
         print(seeds_markdown([record]))
-    if record.get("incomplete"):
-        return 130
+    return 130 if record.get("incomplete") else None
 
 
 def cmd_ablations(args) -> int | None:
     from dataclasses import replace
 
     from .lab.experiments import ABLATION_EPOCHS, ABLATIONS, ablations_markdown, run_ablations
+    from .lab.pictures import ablation_pictures, draw_ablation_pictures
 
     base = replace(config_from_args(args), num_epochs=args.num_epochs or ABLATION_EPOCHS)
-    pictures = (ROOT / "images" / "ablations.png", ROOT / "images" / "first_steps.png")
     if not args.out:  # the pictures belong to the committed record only
-        for picture in pictures:
+        for picture in ablation_pictures():
             check_output(picture, "picture")
-    record = run_ablations(base, args.only or tuple(ABLATIONS), args.seeds, args.out, command_line(args), args.force)
+    record = run_ablations(base, args.only or tuple(ABLATIONS), args.seeds, args.out, command_line(args), args.force,
+                           args.placement)
     if record["runs"]:
         print(ablations_markdown(record))
     if record.get("incomplete"):
         return 130
     if not args.out:
-        from .plots import plot_ablations, plot_first_steps
-
-        plot_ablations(record, pictures[0])
-        plot_first_steps(record, path=pictures[1])
-        print(f"wrote {shown(pictures[0])} and {shown(pictures[1])}")
+        print(f"wrote {' and '.join(map(shown, draw_ablation_pictures(record)))}")
 
 
 def cmd_search(args) -> int | None:
-    from .lab.experiments import SEARCH_SETTINGS, run_search, search_markdown
+    from .lab.experiments import run_search, search_markdown
+    from .train import TrainConfig
 
-    # a search starts from the settings it ran with, so its command re-makes it after the defaults move on
-    config = config_from_args(args, SEARCH_SETTINGS.get(args.name))
-    record = run_search(config, args.name, args.out, command_line(args), args.force, args.seeds)
+    # a search starts from its own settings; a flag given on the command line changes them for every candidate
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                 if getattr(args, f.name, None) is not None}
+    record = run_search(args.name, overrides, args.out, command_line(args), args.force, args.seeds, args.placement)
     if record["runs"]:
         print(search_markdown(record))
     return 130 if record.get("incomplete") else None
+
+
+def cmd_rerun(args) -> int | None:
+    from .lab.rerun import rerun
+
+    return rerun(args.record, args.runs, args.dry_run, args.out)
+
+
+def cmd_gpucheck(args) -> int | None:
+    from .lab.gpucheck import run
+
+    return run(args)
 
 
 # flags that say where things go or how to continue, not what was run: left out of a record's command
@@ -296,6 +308,15 @@ def cmd_readme(args) -> None:
 
     from .lab.report import refresh_readme
 
+    if args.check:
+        from .project import address_problem
+
+        problem = address_problem(Path(args.path).parent)
+        if problem:
+            raise S4Error(problem)
+        print("the notebooks' address is this repository's")
+        return
+
     path = Path(args.path)
     if not path.is_file():  # refresh_readme says why in one line
         refresh_readme(path)
@@ -325,13 +346,11 @@ def cmd_reproduce(args) -> None:
     cmd_workbook(build_parser().parse_args(["workbook", "--out", str(ROOT / "backprop.xlsx"),
                                             "--images", str(ROOT / "images")]))
     # the pictures of the committed ablation record, drawn again by today's code (no training)
+    from .lab.pictures import draw_ablation_pictures
     from .lab.records import ABLATIONS_RECORD, load_record
-    from .plots import plot_ablations, plot_first_steps
 
-    record = load_record(ABLATIONS_RECORD)
-    plot_ablations(record, ROOT / "images" / "ablations.png")
-    plot_first_steps(record, path=ROOT / "images" / "first_steps.png")
-    print("wrote images/ablations.png and images/first_steps.png from notebooks/results/ablations.json")
+    drawn = draw_ablation_pictures(load_record(ABLATIONS_RECORD))
+    print(f"wrote {' and '.join(map(shown, drawn))} from {shown(ABLATIONS_RECORD)}")
     # the notebook writes its record, weights and pictures only when asked to
     env = os.environ | {"S4_WRITE_RESULTS": "1"}
     for nb in NOTEBOOKS:
@@ -349,23 +368,19 @@ def cmd_reproduce(args) -> None:
     cmd_readme(build_parser().parse_args(["readme", "--path", str(ROOT / "README.md")]))
 
 
-def add_train_flags(p: argparse.ArgumentParser, lab: bool = False) -> None:
-    """Training flags; lab: --model also takes the design candidates of the experiments (s4lib.lab.candidates)."""
-    from .device import DEVICES, PRECISIONS
-    from .model import PRESET_WHAT, PRESETS, known_models, recipe_words
+def add_train_flags(p: argparse.ArgumentParser, placement: bool = False) -> None:
+    """Training flags (every TrainConfig setting but the architecture, which --model picks); placement: the flag of
+    the experiments that say how their runs share the machine."""
+    from .device import DEVICES, MEMORY_FORMATS, PRECISIONS
+    from .model import PRESET_DESCRIPTIONS, PRESETS, recipe_words
     from .train import TrainConfig
 
     d = TrainConfig()
-    presets = "; ".join(f"{name}: {PRESET_WHAT[name]}" + (f" ({recipe_words(name)})" if recipe_words(name) else "")
-                        for name in PRESETS)
-    if lab:
-        p.add_argument("--model", choices=known_models(), metavar="MODEL",
-                       help=f"a preset ({presets}) or a design candidate of s4lib.lab.candidates (default {d.model}); "
-                            "each trains with its recipe unless a flag says otherwise")
-    else:
-        p.add_argument("--model", choices=list(PRESETS),
-                       help=f"model preset, trained with its recipe unless a flag says otherwise: {presets} "
-                            f"(default {d.model})")
+    presets = "; ".join(f"{name}: {PRESET_DESCRIPTIONS[name]}" + (f" ({recipe_words(name)})" if recipe_words(name)
+                                                                  else "") for name in PRESETS)
+    p.add_argument("--model", choices=list(PRESETS),
+                   help=f"model preset, trained with its recipe unless a flag says otherwise: {presets} "
+                        f"(default {d.model})")
     p.add_argument("--num-epochs", type=int, help=f"epochs (default {d.num_epochs})")
     p.add_argument("--batch-size", type=int, help=f"images per step (default {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"peak OneCycle learning rate (default {d.lr})")
@@ -392,13 +407,27 @@ def add_train_flags(p: argparse.ArgumentParser, lab: bool = False) -> None:
     p.add_argument("--test-subset", type=int, help="test on the first N test images only (0 = all)")
     p.add_argument("--validation", type=int, help="hold out N training images (a fixed split) and evaluate on "
                                                   "them instead of the test set (default 0: test set)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                   help=f"NHWC memory layout of the model (default {d.channels_last})")
-    p.add_argument("--device", choices=list(DEVICES), help=f"where to train: auto = CUDA if present, else CPU "
-                                                            f"(default {d.device})")
+    p.add_argument("--eval-every", type=int,
+                   help="score the test set and the training-set check every N epochs and after the last; "
+                        f"0 = after the last only (default {d.eval_every})")
+    p.add_argument("--device", choices=list(DEVICES), help=f"where to train: auto = CUDA if present, else CPU; MPS "
+                                                            f"only when named (default {d.device})")
     p.add_argument("--precision", choices=list(PRECISIONS),
-                   help=f"arithmetic of the forward pass: fp32, bf16 (autocast), fp16 (CUDA only), or auto = bf16 "
-                        f"where the hardware computes it natively (default {d.precision})")
+                   help="arithmetic of the forward pass: fp32 (TF32 off), tf32 (CUDA, Ampere or newer), bf16 "
+                        "(autocast), fp16 (GPU), or auto = bf16 where the hardware computes it natively, else fp32 "
+                        f"(default {d.precision})")
+    p.add_argument("--memory-format", choices=list(MEMORY_FORMATS),
+                   help=f"layout of the model's tensors: auto = channels_last on the CPU, NCHW on a GPU "
+                        f"(default {d.memory_format})")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction,
+                   help="deterministic GPU kernels, so a GPU run repeats (slower; default off)")
+    p.add_argument("--threads", type=int, help="torch threads on the CPU (default 0: one per core)")
+    if placement:
+        from .lab.placement import PLACEMENTS
+        p.add_argument("--placement", choices=list(PLACEMENTS),
+                       help="how the runs share the machine: " + "; ".join(f"{k}: {v}" for k, v in PLACEMENTS.items())
+                            + " (default: whichever `benchmark --placement` measured faster on a machine with as "
+                              "many cores, else in_turn)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -444,47 +473,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate, parser=p)
 
     p = sub.add_parser("seeds", help="train the full schedule once per seed and record each final accuracy")
-    add_train_flags(p, lab=True)
+    add_train_flags(p, placement=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="seeds (default 1 2 3 4 5)")
     p.add_argument("--out", help="write the record here instead of notebooks/results/seeds_MODEL.json")
     p.add_argument("--force", action="store_true", help="replace notebooks/results/seeds_MODEL.json even if it holds "
                                                         "another experiment (without it, such a run is refused)")
     p.set_defaults(func=cmd_seeds, parser=p)
 
-    from .lab.experiments import ABLATION_EPOCHS
+    from .lab.experiments import ABLATION_EPOCHS, ABLATION_SEEDS, SEARCHES
 
-    p = sub.add_parser("ablations", help="short runs that measure what each design choice buys")
-    add_train_flags(p, lab=True)
+    p = sub.add_parser("ablations", help="short runs on held-out images that measure what each design choice buys")
+    add_train_flags(p, placement=True)
     p.add_argument("--only", nargs="+", help="run only these variants (names as in s4lib.lab.experiments.ABLATIONS)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per variant (default 1)")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(ABLATION_SEEDS),
+                   help=f"seeds per variant (default {' '.join(map(str, ABLATION_SEEDS))}; the baseline adds 4 and 5)")
     p.add_argument("--out", help="write the record here instead of notebooks/results/ablations.json "
                                  "(and no images/ablations.png or images/first_steps.png)")
     p.add_argument("--force", action="store_true", help="replace notebooks/results/ablations.json even if it holds "
                                                         "another experiment (without it, such a run is refused)")
-    p.set_defaults(func=cmd_ablations, parser=p, command_defaults={"num_epochs": ABLATION_EPOCHS})
-
-    from .lab.experiments import SEARCHES
+    p.set_defaults(func=cmd_ablations, parser=p, command_defaults={"num_epochs": ABLATION_EPOCHS,
+                                                                   "seeds": list(ABLATION_SEEDS)})
 
     p = sub.add_parser("search", help="compare design candidates on validation images held out of training "
                                       "(the test set is never read)")
     p.add_argument("name", choices=sorted(SEARCHES), help="which search (s4lib.lab.experiments.SEARCHES)")
-    add_train_flags(p, lab=True)
-    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="seeds per candidate (default 1)")
+    add_train_flags(p, placement=True)
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds per candidate (default: the search's own)")
     p.add_argument("--out", help="write the record here instead of notebooks/results/search_NAME.json")
     p.add_argument("--force", action="store_true", help="replace notebooks/results/search_NAME.json even if it "
                                                         "holds another experiment (without it, such a run is refused)")
     p.set_defaults(func=cmd_search, parser=p)
 
+    p = sub.add_parser("rerun", help="re-make the runs of a committed record from the record alone (every run holds "
+                                     "its whole config)")
+    p.add_argument("record", help="a record, e.g. notebooks/results/seeds_s4.json")
+    p.add_argument("--runs", type=int, nargs="+", help="only these runs (numbers as --dry-run lists them, from 1)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs, one line each, and train nothing")
+    p.add_argument("--out", help="write the re-made record here instead of replacing RECORD")
+    p.set_defaults(func=cmd_rerun, parser=p)
+
     from .lab.benchmark import add_flags as add_benchmark_flags
 
     p = sub.add_parser("benchmark", help="seconds per epoch and peak memory per batch pipeline and compute option; "
-                                          "with --time-to-accuracy, whole runs of s4 and fast")
+                                          "--time-to-accuracy: whole runs of s4 and fast; --placement: two runs at "
+                                          "once against one at a time; --profile: where an epoch goes")
     add_benchmark_flags(p)
     p.set_defaults(func=cmd_benchmark, parser=p)
 
-    p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce, "
+    p = sub.add_parser("gpucheck", help="on a CUDA GPU: the environment, the GPU tests, epoch times per precision "
+                                        "and layout, and the main preset's whole run, into "
+                                        "notebooks/results/gpu_check.json")
+    p.add_argument("--data-root", default="data", help="folder holding MNIST/raw (default: data)")
+    p.add_argument("--out", help="write the record here instead of notebooks/results/gpu_check.json")
+    p.add_argument("--skip-tests", action="store_true", help="leave out the GPU tests (pytest -m gpu)")
+    p.set_defaults(func=cmd_gpucheck, parser=p)
+
+    p = sub.add_parser("readme", help="refresh the README tables that code and committed records produce, the report, "
                                       "and the Colab links (from git remote get-url origin, or S4LIB_REPO_URL)")
     p.add_argument("--path", default=str(ROOT / "README.md"), help="README to refresh")
+    p.add_argument("--check", action="store_true", help="change nothing; fail if the notebooks' address is not this "
+                                                        "repository's (the check CI runs on GitHub)")
     p.set_defaults(func=cmd_readme, parser=p)
 
     p = sub.add_parser("reproduce", help="regenerate the workbook, pictures, and re-execute both notebooks")
@@ -493,9 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)  # a kill runs the clean-up a Ctrl-C runs
     try:
+        args = build_parser().parse_args(argv)  # imports torch: Ctrl-C may come here too
         code = args.func(args)  # None: done; 130: stopped by Ctrl-C after keeping what finished
     except (S4Error, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -504,12 +552,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: stopped before the end; files already written are complete, nothing half-written "
-              "was left", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     return code or 0
+
+
+INTERRUPTED = ("\ninterrupted: stopped before the end; files already written are complete, nothing half-written "
+               "was left")
 
 
 def stop_on_sigterm(signum, frame) -> None:

@@ -12,8 +12,9 @@ import subprocess
 import tarfile
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from s4lib.errors import S4Error
+from .errors import S4Error
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
 
 # The four original (uncompressed) IDX files, as torchvision expects them in <root>/MNIST/raw.
 MNIST_MD5: dict[str, str] = {
@@ -288,7 +292,7 @@ VALIDATION_SEED = 20_261_126  # fixes which training images are held out, whatev
 
 
 def hold_out(X: Tensor, y: Tensor, n: int, seed: int = VALIDATION_SEED) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Split off n examples chosen by a fixed permutation: X_rest, y_rest, X_held, y_held (disjoint, same every time)."""
+    """Split off n examples chosen by a fixed permutation: X_rest, y_rest, X_held, y_held (disjoint, fixed)."""
     if not 0 < n < len(X):
         raise S4Error(f"cannot hold out {n} of {len(X)} images; choose 0 < n < {len(X)}")
     order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
@@ -314,6 +318,14 @@ def affine_batch(X: Tensor, angle_deg: Tensor, shift_px: Tensor, background: flo
                          align_corners=False) + background
 
 
+def draw_affine(n: int, max_rotation_deg: float, max_shift_px: float,
+                generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Uniform random angles in [-max, max] degrees (n,) and shifts in [-max, max] pixels (n, 2), from generator."""
+    angle = (torch.rand(n, generator=generator, device=generator.device) * 2 - 1) * max_rotation_deg
+    shift = (torch.rand(n, 2, generator=generator, device=generator.device) * 2 - 1) * max_shift_px
+    return angle, shift
+
+
 def augment(X: Tensor, max_rotation_deg: float, max_shift_px: float, generator: torch.Generator,
             background: float | None = None) -> Tensor:
     """Rotate and shift each image of a (N, C, H, W) batch by random amounts drawn uniformly from generator."""
@@ -322,15 +334,12 @@ def augment(X: Tensor, max_rotation_deg: float, max_shift_px: float, generator: 
     if background is None:
         # Every MNIST digit has black margins, so the darkest value is black in any scaling.
         background = float(X.min())
-    N = X.shape[0]
-    # drawn where the generator lives (the data's device), so a GPU batch never waits for the CPU
-    angle = (torch.rand(N, generator=generator, device=generator.device) * 2 - 1) * max_rotation_deg
-    shift = (torch.rand(N, 2, generator=generator, device=generator.device) * 2 - 1) * max_shift_px
-    return affine_batch(X, angle, shift, background)
+    angle, shift = draw_affine(X.shape[0], max_rotation_deg, max_shift_px, generator)
+    return affine_batch(X, angle.to(X.device), shift.to(X.device), background)
 
 
 class InMemoryLoader:
-    """Shuffled (X, y) mini-batches, optionally augmented, from tensors already in memory."""
+    """Shuffled (X, y) mini-batches, optionally augmented, from tensors already in memory (on any device)."""
 
     def __init__(self, X: Tensor, y: Tensor, batch_size: int, shuffle: bool, seed: int,
                  max_rotation_deg: float = 0.0, max_shift_px: float = 0.0,
@@ -344,28 +353,43 @@ class InMemoryLoader:
                           f"got {max_rotation_deg!r} and {max_shift_px!r}")
         self.X, self.y, self.batch_size, self.shuffle = X, y, batch_size, shuffle
         self.max_rotation_deg, self.max_shift_px = max_rotation_deg, max_shift_px
-        augmenting = max_rotation_deg > 0 or max_shift_px > 0
-        self.background = float(X.min()) if background is None and augmenting else background
-        # One generator for order and augmentation, on the data's device: the same seed replays every epoch exactly.
-        self.generator = torch.Generator(device=X.device).manual_seed(seed)
+        self.augmenting = max_rotation_deg > 0 or max_shift_px > 0
+        self.background = float(X.min()) if background is None and self.augmenting else background
+        # One CPU generator for order and augmentation: the same seed draws the same epochs on every device, and
+        # replays every epoch exactly
+        self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         return math.ceil(len(self.X) / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+    def draw_epoch(self) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """The epoch's order and each batch's rotation and shift, drawn on the CPU in the order batches use them and
+        sent to the data's device at once, so no step waits for a transfer."""
         n = len(self.X)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        sizes = [min(self.batch_size, n - start) for start in range(0, n, self.batch_size)]
+        params = [draw_affine(size, self.max_rotation_deg, self.max_shift_px, self.generator) for size in sizes] \
+            if self.augmenting else []
         device = self.X.device
-        order = (torch.randperm(n, generator=self.generator, device=device) if self.shuffle
-                 else torch.arange(n, device=device))
-        for start in range(0, n, self.batch_size):
+        if device.type == "cpu":
+            return order, params
+        move = (lambda t: t.pin_memory().to(device, non_blocking=True)) if device.type == "cuda" \
+            else (lambda t: t.to(device))
+        return move(order), [(move(a), move(s)) for a, s in params]
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        order, params = self.draw_epoch()
+        for k, start in enumerate(range(0, len(self.X), self.batch_size)):
             idx = order[start:start + self.batch_size]
-            X = augment(self.X[idx], self.max_rotation_deg, self.max_shift_px, self.generator, self.background)
+            X = self.X[idx]
+            if params:
+                X = affine_batch(X, *params[k], self.background)
             yield X, self.y[idx]
 
 
 def torchvision_loader(root: str | Path, train: bool, batch_size: int, seed: int,
                        max_rotation_deg: float = 0.0, max_shift_px: float = 0.0,
-                       num_workers: int = 0) -> DataLoader:
+                       num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     """The conventional per-sample DataLoader (PIL transforms), kept to compare speed with InMemoryLoader."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise S4Error(f"batch_size must be a whole number >= 1, got {batch_size!r}")
@@ -380,5 +404,34 @@ def torchvision_loader(root: str | Path, train: bool, batch_size: int, seed: int
     dataset = datasets.MNIST(root, train=train, download=False, transform=transforms.Compose(steps))
     # The generator fixes the order and the workers' seeds; with num_workers=0 RandomAffine
     # draws from torch's global RNG, so set torch.manual_seed too for repeatable augmentation.
+    # pinned batches (for a CUDA model) copy to the GPU without making the host wait
     return DataLoader(dataset, batch_size=batch_size, shuffle=train, num_workers=num_workers,
-                      generator=torch.Generator().manual_seed(seed))
+                      generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory)
+
+
+# ---------------------------------------------------------------- what a training run reads
+
+def load_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> tuple[torch.Tensor, ...]:
+    """X_train, y_train, X_test, y_test as the config asks (held-out split, subsets), on the device."""
+    X_train, y_train, X_test, y_test = load_mnist(config.data_root, verbose=verbose)
+    if config.validation:  # the test set stays unread: the held-out training images take its place
+        X_train, y_train, X_test, y_test = hold_out(X_train, y_train, config.validation)
+    if config.train_subset:
+        X_train, y_train = X_train[:config.train_subset], y_train[:config.train_subset]
+    if config.test_subset:
+        X_test, y_test = X_test[:config.test_subset], y_test[:config.test_subset]
+    # the whole data set lives on the device: batches are cut and augmented there, with no copies per step
+    return tuple(t.to(device) for t in (X_train, y_train, X_test, y_test))
+
+
+def make_train_batches(config: TrainConfig, X: torch.Tensor, y: torch.Tensor, device: torch.device | None = None):
+    """The training batch source the config asks for."""
+    if config.loader == "torchvision":
+        if config.train_subset:
+            raise S4Error("train_subset works with loader='memory' only")
+        return torchvision_loader(config.data_root, train=True, batch_size=config.batch_size, seed=config.seed,
+                                  max_rotation_deg=config.max_rotation_deg, max_shift_px=config.max_shift_px,
+                                  pin_memory=device is not None and device.type == "cuda")
+    return InMemoryLoader(X, y, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                          max_rotation_deg=config.max_rotation_deg, max_shift_px=config.max_shift_px,
+                          background=float(X.min()))

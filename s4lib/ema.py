@@ -15,12 +15,13 @@ class EMA:
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self.pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
 
     @torch.no_grad()
-    def update(self, live: nn.Module) -> None:
-        """Move the average one step toward the live model; whole-number buffers (BN's step counter) are copied."""
-        for average, now in zip(self.model.state_dict().values(), live.state_dict().values()):
-            if average.is_floating_point():
-                average.lerp_(now, 1.0 - self.decay)
-            else:
-                average.copy_(now)
+    def update(self, live: nn.Module | None = None) -> None:
+        """Move the average one step toward the live model it was made from; whole-number buffers (BN's step
+        counter) are copied. Two foreach calls in all: on a GPU, a few kernel launches instead of one per tensor."""
+        floats = [(a, b) for a, b in self.pairs if a.is_floating_point()]
+        counts = [(a, b) for a, b in self.pairs if not a.is_floating_point()]
+        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], 1.0 - self.decay)
+        torch._foreach_copy_([a for a, _ in counts], [b for _, b in counts])

@@ -1,10 +1,11 @@
 """Writing files without losing any: atomic replacement, and every output checked before the work that fills it."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import S4Error
 
@@ -29,6 +30,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def write_json(obj, path: str | Path) -> Path:
+    """A JSON file (one-space indent, keys in the order given), written atomically."""
+    text = json.dumps(obj, indent=1) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

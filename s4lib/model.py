@@ -2,37 +2,64 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 
 from .errors import S4Error
 
-DROPOUT = 0.1  # the main config's drop probability (TrainConfig's default), chosen by the validation search "main"
+DROPOUT = 0.1  # the main model's drop probability (TrainConfig's default)
+DROPOUT_PLACES = ("all", "after_pool")
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """Channel widths of each stage; the layout (convs, one transition, GAP, FC) is fixed."""
+    """Everything that builds a network of this family: 3x3 convs, one max-pool + 1x1 transition, more 3x3 convs,
+    GAP and a Linear layer to 10 logits."""
 
-    block1: tuple[int, ...]  # 3x3 convs at full resolution (28 -> 28 - 2k)
-    squeeze: int  # channels after the 1x1 conv of the transition
-    block2: tuple[int, ...]  # 3x3 convs after the max-pool
-    batchnorm: bool = True  # False only to measure what BatchNorm buys
-    spatial_dropout: bool = False  # True: Dropout2d drops whole channels (one random draw per channel, not per pixel)
-    # which 3x3 convs get dropout (never the last): "all" of them, or only those "after_pool", where the maps
-    # are a quarter of the size, so a tenth of the random draws that cost most of a CPU training step
+    block1: tuple[int, ...]  # widths of the 3x3 convs before the max-pool (each shrinks the map by 2 unless padded)
+    squeeze: int  # channels after the transition's 1x1 conv; 0 = no 1x1 conv, the max-pool alone
+    block2: tuple[int, ...]  # widths of the 3x3 convs after the max-pool
+    batchnorm: bool = True  # BatchNorm after every conv (False: the convs get biases instead)
+    spatial_dropout: bool = False  # True: Dropout2d zeroes whole channels (one random draw per channel, not per pixel)
+    # which 3x3 convs get dropout (never the last): "all" of them, or only those "after_pool", where the maps are
+    # a quarter of the size, so a quarter of the random draws, which cost much of a CPU training step
     dropout_at: str = "all"
     padded: int = 0  # how many of block1's first convs pad by 1 pixel, keeping 28x28: more positions, no parameters
     # True: block2's 3x3 convs are depthwise-separable, a 3x3 conv per channel and a 1x1 conv mixing them:
     # C * 9 + C * C' weights instead of C * C' * 9, so the same parameters buy wider layers
     separable: bool = False
 
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.block1 or not self.block2:
+            problems.append("block1 and block2 need at least one conv each")
+        if any(not isinstance(w, int) or w < 1 for w in (*self.block1, *self.block2)) or self.squeeze < 0:
+            problems.append("widths must be whole numbers >= 1 (squeeze >= 0)")
+        if self.dropout_at not in DROPOUT_PLACES:
+            problems.append(f"dropout_at must be one of {', '.join(DROPOUT_PLACES)}, got {self.dropout_at!r}")
+        if not 0 <= self.padded <= len(self.block1):
+            problems.append(f"padded must be in 0..{len(self.block1)} (the convs before the max-pool)")
+        if problems:
+            raise S4Error("invalid architecture: " + "; ".join(problems))
 
-# The presets a user picks: name -> (architecture, what it is, its training recipe). A recipe holds the TrainConfig
-# settings that differ from the defaults (the defaults are the main model's recipe); `train --model NAME` and
-# TrainConfig.preset(NAME) apply it. Design candidates of the experiments live in s4lib.lab.candidates.
+    def to_dict(self) -> dict:
+        """As a record keeps it (lists for the widths)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Architecture:
+        """From a record: every field named, nothing else (a record describes its network whole)."""
+        names = {f.name for f in fields(cls)}
+        if set(d) != names:
+            raise S4Error(f"an architecture needs exactly the fields {sorted(names)}; missing "
+                          f"{sorted(names - set(d))}, unknown {sorted(set(d) - names)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+# The presets a user picks: name -> architecture; RECIPES holds the TrainConfig settings each trains with where they
+# differ from the defaults (the defaults are the main model's recipe). The experiment report says how each was chosen.
 PRESETS: dict[str, Architecture] = {
     # the main model: the max-pool after 2 convs keeps the costly full-resolution part short; dropout only after
     # the max-pool, where the maps are a quarter of the size
@@ -42,10 +69,10 @@ PRESETS: dict[str, Architecture] = {
     # under 5k parameters: after the max-pool five depthwise-separable convs, 22 channels wide
     "micro-sep-5": Architecture(block1=(8, 12), squeeze=12, block2=(22, 22, 22, 22, 22), dropout_at="after_pool",
                                 separable=True),
+    # to iterate quickly: the main model in fewer epochs
+    "fast": Architecture(block1=(8, 16), squeeze=8, block2=(16, 16, 16, 16, 16), dropout_at="after_pool"),
 }
-# to iterate quickly: the main model with a recipe of 5 epochs (chosen on validation by the search "fast")
-PRESETS["fast"] = PRESETS["s4"]
-PRESET_WHAT: dict[str, str] = {
+PRESET_DESCRIPTIONS: dict[str, str] = {
     "s4": "the main model: 7 convs, max-pool after 2",
     "tiny": "12 channels wide, max-pool after 3 convs, dropout after every conv but the last",
     "micro-sep-5": "after the max-pool, five depthwise-separable convs (a 3x3 filter per channel, then a 1x1 that "
@@ -54,47 +81,31 @@ PRESET_WHAT: dict[str, str] = {
 }
 RECIPES: dict[str, dict] = {
     "s4": {},
-    "tiny": dict(lr=0.1, dropout=0.05),  # chosen on validation by the search "tiny"
+    "tiny": dict(lr=0.1, dropout=0.05),
     "micro-sep-5": dict(num_epochs=19),
-    "fast": dict(num_epochs=5, dropout=0.05),  # chosen on validation by the search "fast"
+    "fast": dict(num_epochs=5, dropout=0.05),
 }
 
 
-def architecture(name: str) -> Architecture:
-    """The architecture of a preset, or of a design candidate of the lab's experiments."""
-    from .lab.candidates import CANDIDATES
-
-    if name in PRESETS:
-        return PRESETS[name]
-    if name in CANDIDATES:
-        return CANDIDATES[name]
-    raise S4Error(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
+def preset_architecture(name: str) -> Architecture:
+    """The architecture of a preset, or one line naming the presets."""
+    if name not in PRESETS:
+        raise S4Error(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
 
 
-def recipe(name: str) -> dict:
-    """The TrainConfig settings a preset (or lab candidate) trains with, where they differ from the defaults."""
-    from .lab.candidates import RECIPES as CANDIDATE_RECIPES
-
-    architecture(name)  # an unknown name is one line here
-    return dict(RECIPES.get(name, CANDIDATE_RECIPES.get(name, {})))
-
-
-# how a recipe names each setting it changes (the tables of the lab name a run's settings the same way)
-SETTING_WORDS = {"num_epochs": "{} epochs", "lr": "lr {:g}", "dropout": "dropout {:g}", "batch_size": "batch {}",
-                 "weight_decay": "weight decay {:g}", "label_smoothing": "label smoothing {:g}", "ema": "EMA {:g}",
-                 "max_rotation_deg": "rotation ±{:g}°", "max_shift_px": "shift ±{:g} px"}
+# how a recipe names each setting it changes (the lab's tables name a run's settings the same way)
+SETTING_PHRASES = {"num_epochs": "{} epochs", "lr": "lr {:g}", "dropout": "dropout {:g}", "batch_size": "batch {}",
+                   "weight_decay": "weight decay {:g}", "label_smoothing": "label smoothing {:g}", "ema": "EMA {:g}",
+                   "max_rotation_deg": "rotation ±{:g}°", "max_shift_px": "shift ±{:g} px",
+                   "eval_every": "scored every {} epochs", "precision": "{}"}
 
 
 def recipe_words(name: str) -> str:
     """A preset's recipe in words, e.g. 'lr 0.1, dropout 0.05' ('' for the defaults)."""
-    return ", ".join(SETTING_WORDS[k].format(v) if k in SETTING_WORDS else f"{k} {v}" for k, v in recipe(name).items())
-
-
-def known_models() -> list[str]:
-    """Every name build_model accepts: the presets, then the lab's design candidates."""
-    from .lab.candidates import CANDIDATES
-
-    return [*PRESETS, *CANDIDATES]
+    preset_architecture(name)
+    return ", ".join(SETTING_PHRASES[k].format(v) if k in SETTING_PHRASES else f"{k} {v}"
+                     for k, v in RECIPES[name].items())
 
 
 def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True,
@@ -116,7 +127,9 @@ def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True,
 
 
 def transition(c_in: int, c_out: int, batchnorm: bool = True) -> nn.Sequential:
-    """Max-pool halves the resolution, then a 1x1 conv merges channels into fewer."""
+    """Max-pool halves the resolution, then a 1x1 conv merges the channels into fewer (c_out = 0: no 1x1)."""
+    if c_out == 0:
+        return nn.Sequential(nn.MaxPool2d(2))
     norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
     return nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(c_in, c_out, 1, bias=not batchnorm), *norm, nn.ReLU())
 
@@ -126,10 +139,8 @@ class Net(nn.Module):
 
     def __init__(self, arch: Architecture, dropout: float = DROPOUT) -> None:
         super().__init__()
-        if arch.dropout_at not in ("all", "after_pool"):
-            raise S4Error(f"dropout_at must be 'all' or 'after_pool', got {arch.dropout_at!r}")
-        if not 0 <= arch.padded <= len(arch.block1):
-            raise S4Error(f"padded must be in 0..{len(arch.block1)} (the convs before the max-pool), got {arch.padded}")
+        if not 0.0 <= dropout < 1.0:
+            raise S4Error(f"dropout must be in [0, 1), got {dropout}")
         layers: list[tuple[str, nn.Module]] = []
         c = 1
         early = dropout if arch.dropout_at == "all" else 0.0
@@ -138,7 +149,7 @@ class Net(nn.Module):
                                                   padding=int(k <= arch.padded))))
             c = width
         layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm)))
-        c = arch.squeeze
+        c = arch.squeeze or c
         for k, width in enumerate(arch.block2, start=len(arch.block1) + 1):
             # no dropout right before GAP: the last block's features go straight to the prediction
             last = k == len(arch.block1) + len(arch.block2)
@@ -150,23 +161,45 @@ class Net(nn.Module):
         self.fc = nn.Linear(c, 10)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """Logits (N, 10); softmax lives in the loss (cross-entropy) and in predict_proba."""
+        """Logits (N, 10); softmax lives in the loss (cross-entropy) and in predict."""
         return self.fc(self.features(X).flatten(1))
 
 
-def build_model(preset: str = "s4", dropout: float = DROPOUT) -> Net:
-    """A fresh model of a named preset (or lab candidate)."""
-    arch = architecture(preset)
-    if not 0.0 <= dropout < 1.0:
-        raise S4Error(f"dropout must be in [0, 1), got {dropout}")
+def build_model(architecture: Architecture | str = "s4", dropout: float = DROPOUT) -> Net:
+    """A fresh network of an architecture, or of a preset named by its name."""
+    arch = preset_architecture(architecture) if isinstance(architecture, str) else architecture
     return Net(arch, dropout)
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters, trainable or frozen (a moving average of the weights is frozen, yet it is the model)."""
+    return sum(p.numel() for p in model.parameters())
 
 
 def layer_types(model: nn.Module) -> set[str]:
     """Class names of all modules in the model (to check BN, Dropout, GAP and Linear are there)."""
     return {type(m).__name__ for m in model.modules()}
+
+
+def check_model(model: nn.Module, name: str, device: torch.device) -> None:
+    """Refuse, in one line, a model that fails on a batch of MNIST images or does not return (N, 10) logits."""
+    if count_parameters(model) == 0:
+        raise S4Error(f"model {name} has no parameters")
+    X = torch.zeros(2, 1, 28, 28, device=device)
+    was_training = model.training
+    model.eval()  # no dropout draws and no BatchNorm statistics: the check leaves the model and the RNG as they were
+    try:
+        with torch.no_grad():
+            y_hat = model(X)
+    except Exception as e:
+        reason = str(e).splitlines()[0][:200] if str(e) else ""
+        hint = ("; the model runs in the channels_last layout: use .reshape or .flatten instead of .view, or "
+                "memory_format='nchw' (--memory-format nchw)" if "view" in reason else "")
+        raise S4Error(f"model {name} fails on a batch of shape (2, 1, 28, 28): {type(e).__name__}: {reason}{hint}") \
+            from None
+    finally:
+        model.train(was_training)
+    got = tuple(y_hat.shape) if isinstance(y_hat, torch.Tensor) else type(y_hat).__name__
+    if got != (2, 10):
+        raise S4Error(f"model {name} must map a batch of shape (N, 1, 28, 28) to logits of shape (N, 10); "
+                      f"for N = 2 it returned {got}")

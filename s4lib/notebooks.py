@@ -35,6 +35,16 @@ def set_address(path: Path, github: str | None, dry_run: bool = False) -> bool:
     return True
 
 
+def notebook_address(nb: dict) -> str | None:
+    """The address in the REPO_URL line of a notebook's first code cell (None where it holds None)."""
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    m = ADDRESS_LINE.search("".join(cell["source"]))
+    if not m:
+        raise ValueError("the notebook's first code cell has no `REPO_URL = ...` line")
+    value = m.group(0).removeprefix("REPO_URL = ").split("  #")[0].strip()
+    return None if value == "None" else json.loads(value)
+
+
 def strip_timing(path: Path) -> None:
     """Drop the per-cell execution timestamps nbclient records, so a re-run changes only real outputs."""
     nb = read(path)

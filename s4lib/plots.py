@@ -1,4 +1,5 @@
-"""Figures: backprop error curves, training curves, mistakes, confusion matrix, ablations, and what a trained\nnetwork does inside: kernels, feature maps, receptive fields, the one-cycle schedule, BatchNorm."""
+"""Figures: backprop error curves, training curves, mistakes, confusion matrix, and what a trained network does
+inside: kernels, feature maps, receptive fields, the one-cycle schedule, BatchNorm."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,13 @@ from .errors import S4Error
 
 if TYPE_CHECKING:  # torch is imported inside the functions that need it, so the backprop plots start fast
     import torch
+
+
+def to_numpy(values) -> np.ndarray:
+    """A tensor (on any device) or array-like as a NumPy array."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu()
+    return np.asarray(values)
 
 
 def save(fig, path: str | Path | None):
@@ -41,9 +49,10 @@ def plot_error_curves(histories: dict, path: str | Path | None = None):
 
 
 def plot_history(history, path: str | Path | None = None):
-    """Loss and accuracy per epoch: training batches, the training-set check, and the test set."""
+    """Loss and accuracy per epoch: training batches, the training-set check, and the test set (the epochs scored)."""
     epochs = [e.epoch for e in history]
     check = [e for e in history if e.train_check_acc is not None]
+    scored = [e for e in history if e.test_acc is not None]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
     ax_loss.plot(epochs, [e.train_loss for e in history], "o-", label="training batches (augmented, dropout on)")
     ax_acc.plot(epochs, [100 * e.train_acc for e in history], "o-", label="training batches (augmented, dropout on)")
@@ -51,8 +60,8 @@ def plot_history(history, path: str | Path | None = None):
         label = "training-set check (eval mode, no augmentation)"
         ax_loss.plot([e.epoch for e in check], [e.train_check_loss for e in check], "s-", label=label)
         ax_acc.plot([e.epoch for e in check], [100 * e.train_check_acc for e in check], "s-", label=label)
-    ax_loss.plot(epochs, [e.test_loss for e in history], "o-", label="test")
-    ax_acc.plot(epochs, [100 * e.test_acc for e in history], "o-", label="test")
+    ax_loss.plot([e.epoch for e in scored], [e.test_loss for e in scored], "o-", label="test")
+    ax_acc.plot([e.epoch for e in scored], [100 * e.test_acc for e in scored], "o-", label="test")
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_title("loss per epoch (log scale)")
     ax_loss.set_yscale("log")
@@ -62,7 +71,7 @@ def plot_history(history, path: str | Path | None = None):
     ax_acc.set_ylim(low, 100)
     series = [("training batches", [(e.epoch, 100 * e.train_acc) for e in history]),
               ("check", [(e.epoch, 100 * e.train_check_acc) for e in check]),
-              ("test", [(e.epoch, 100 * e.test_acc) for e in history])]
+              ("test", [(e.epoch, 100 * e.test_acc) for e in scored])]
     below = []
     for k, (name, points) in enumerate(series):
         off = [(epoch, acc) for epoch, acc in points if acc < low]
@@ -82,45 +91,20 @@ def plot_history(history, path: str | Path | None = None):
     return save(fig, path)
 
 
-def plot_first_steps(record: dict, names=("baseline", "no BN", "no BN, lr 0.02", "lr 0.02", "dropout 0.25"),
-                     path: str | Path | None = None, window: int = 10):
-    """Training loss over the first steps of epoch 1, per variant (seed 1): good and broken designs side by side."""
-    import math
-
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    styles = ["-", "--", ":", "-.", (0, (5, 1, 1, 1))]
-    for k, name in enumerate(names):
-        run = next((r for r in record["runs"] if r["name"] == name and r.get("first_losses")), None)
-        if run is None:
-            continue
-        losses = np.array(run["first_losses"])
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")  # a mean of `window` steps
-        # earlier curves wider and each with its own dashes, so two that coincide both stay visible
-        ax.plot(np.arange(window, len(losses) + 1), smooth, ls=styles[k % len(styles)], lw=3.2 - 0.5 * k,
-                label=f"{name} (ends at {100 * run['final_test_acc']:.2f}%)")
-    ax.axhline(math.log(10), color="gray", ls="--", lw=1, label="ln 10: a uniform guess")
-    ax.set_xlabel("training step of epoch 1")
-    ax.set_ylabel(f"training loss (mean of {window} steps)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.suptitle("The first 100 steps tell good designs from broken ones")
-    fig.tight_layout()
-    return save(fig, path)
-
-
 def plot_mistakes(X, y, y_hat, max_images: int = 40, path=None):
     """Grid of misclassified test digits titled 'true -> predicted'."""
-    wrong = np.flatnonzero(np.asarray(y) != np.asarray(y_hat))[:max_images]
+    X, y, y_hat = to_numpy(X), to_numpy(y), to_numpy(y_hat)
+    wrong = np.flatnonzero(y != y_hat)[:max_images]
     cols = 10
     rows = max(1, -(-len(wrong) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.35), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, k in zip(axes.flat, wrong):
-        ax.imshow(np.asarray(X[k, 0]), cmap="gray_r")
+        ax.imshow(X[k, 0], cmap="gray_r")
         ax.set_title(f"{int(y[k])} → {int(y_hat[k])}", fontsize=9, color="crimson")
     fig.suptitle(f"Misclassified test digits (true → predicted), first {len(wrong)} of "
-                 f"{int((np.asarray(y) != np.asarray(y_hat)).sum())}")
+                 f"{int((y != y_hat).sum())}")
     fig.tight_layout()
     return save(fig, path)
 
@@ -128,7 +112,7 @@ def plot_mistakes(X, y, y_hat, max_images: int = 40, path=None):
 def confusion_matrix(y, y_hat, num_classes: int = 10) -> np.ndarray:
     """Counts[true, predicted]."""
     m = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(m, (np.asarray(y), np.asarray(y_hat)), 1)
+    np.add.at(m, (to_numpy(y), to_numpy(y_hat)), 1)
     return m
 
 
@@ -160,53 +144,13 @@ def plot_confusion(y, y_hat, path=None):
     return save(fig, path)
 
 
-def plot_ablations(record: dict, path: str | Path | None = None):
-    """Final test accuracy and seconds per epoch of every ablation variant, baseline marked."""
-    from .lab.experiments import ablation_group, ablation_order
-
-    names = sorted(dict.fromkeys(r["name"] for r in record["runs"]), key=ablation_order)
-    mean = {key: [np.mean([r[key] for r in record["runs"] if r["name"] == n]) for n in names]
-            for key in ("final_test_acc", "epoch_seconds")}
-    acc = 100 * np.array(mean["final_test_acc"])
-    groups = list(dict.fromkeys(map(ablation_group, names)))  # one colour per design question
-    colours = [plt.cm.tab10(groups.index(ablation_group(n)) % 10) for n in names]
-    fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(12, 0.32 * len(names) + 1.4), sharey=True)
-    y = np.arange(len(names))
-    ax_acc.barh(y, acc, color=colours)
-    ax_time.barh(y, mean["epoch_seconds"], color=colours)
-    if "baseline" in names:
-        for ax, values in ((ax_acc, acc), (ax_time, mean["epoch_seconds"])):
-            ax.axvline(values[names.index("baseline")], color="black", ls="--", lw=1, label="baseline (mean)")
-        # the band a row is judged by: the baseline's range over its seeds
-        seeds = [100 * r["final_test_acc"] for r in record["runs"] if r["name"] == "baseline"]
-        if len(seeds) > 1:
-            ax_acc.axvspan(min(seeds), max(seeds), color="gray", alpha=0.25, zorder=0,
-                           label=f"baseline's range over {len(seeds)} seeds: inside it = no shown difference")
-    # zoom on the interesting range; a variant that failed outright is labelled at the left edge instead
-    lo = np.floor(10 * (np.median(acc) - 0.9)) / 10
-    for k, a in enumerate(acc):
-        ax_acc.text(max(a, lo), k, f" {a:.2f}" + (" (off the scale)" if a < lo else ""), va="center", fontsize=8)
-    ax_acc.set_xlim(lo, min(acc.max() + 0.15, 100))
-    ax_acc.set_yticks(y, names)
-    ax_acc.invert_yaxis()
-    ax_acc.set_xlabel(f"test accuracy after {record['base']['num_epochs']} epochs (%)")
-    ax_acc.set_title("final test accuracy, one seed per row", fontsize=10)
-    ax_time.set_xlabel("seconds per training epoch (2 CPU cores)")
-    ax_time.set_title("seconds per epoch (rough: the benchmark times them)", fontsize=10)
-    for ax in (ax_acc, ax_time):
-        ax.grid(axis="x", alpha=0.3)
-    ax_acc.legend(loc="lower right", fontsize=7)
-    fig.suptitle("What each design choice buys: one change from the main model per row")
-    fig.tight_layout()
-    return save(fig, path)
-
-
-def block_outputs(model, X) -> list[tuple[str, "torch.Tensor"]]:
+def block_outputs(model, X) -> list[tuple[str, torch.Tensor]]:
     """(block name, output) of every block whose output is a feature map, for a batch X, in eval mode."""
     from .tables import blocks
 
     outputs = []
-    watched = [(block, lambda m, i, o, name=name: outputs.append((name, o.detach()))) for _, name, block in blocks(model)]
+    watched = [(block, lambda m, i, o, name=name: outputs.append((name, o.detach())))
+               for _, name, block in blocks(model)]
     forward_watching(model, X, watched, training=False)
     return [(name, o.float().cpu()) for name, o in outputs if o.dim() == 4 and o.shape[-1] > 1]
 

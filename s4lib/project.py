@@ -21,6 +21,18 @@ def clone_root() -> Path | None:
     return root if is_clone else None
 
 
+def results_dir() -> Path:
+    """Where the committed results live: notebooks/results of the clone; outside a clone (an installed s4lib),
+    ./results."""
+    root = clone_root()
+    return root / "notebooks" / "results" if root else Path("results")
+
+
+RESULTS = results_dir()
+MAIN_RECORD = RESULTS / "s4_main.json"  # notebook 02's run: its history, epoch by epoch
+MAIN_WEIGHTS = RESULTS / "s4_main.pt"  # and its final weights
+
+
 def shown(path: str | Path) -> str:
     """A path as printed or saved: relative to the clone when inside it, so no output names this machine's folders."""
     path = Path(path)
@@ -83,3 +95,52 @@ def colab_markdown(cwd: str | Path | None = None) -> str:
     badge = "https://colab.research.google.com/assets/colab-badge.svg"
     return "\n".join(f"- [![Open In Colab]({badge})]({colab_url(github, branch, nb)}) `notebooks/{nb}`"
                      for nb in NOTEBOOKS)
+
+
+def repository_address(root: str | Path | None = None) -> str | None:
+    """The GitHub address of the repository these files are in: GitHub Actions names it (GITHUB_REPOSITORY), else
+    $S4LIB_REPO_URL or the clone's origin, where that is on GitHub."""
+    if os.environ.get("GITHUB_REPOSITORY", "").strip():
+        return f"https://github.com/{os.environ['GITHUB_REPOSITORY'].strip()}"
+    url = repo_url(root)
+    return github_url(url) if url else None
+
+
+def notebook_addresses(root: str | Path) -> dict[str, str | None]:
+    """The address the first cell of each notebook holds (REPO_URL), by notebook."""
+    from .notebooks import notebook_address, read
+
+    return {nb: notebook_address(read(Path(root) / "notebooks" / nb)) for nb in NOTEBOOKS}
+
+
+def address_problem(root: str | Path | None = None) -> str | None:
+    """Why the notebooks' address (their Colab install and the README's badges) is not this repository's, or None."""
+    root = Path(root or clone_root() or ".")
+    want = repository_address(root)
+    held = notebook_addresses(root)
+    wrong = {nb: got for nb, got in held.items() if got != want}
+    if not wrong:
+        return None
+    nb, got = next(iter(wrong.items()))
+    return (f"notebooks/{nb} holds the address {got or 'None'} but this repository is {want or 'not on GitHub'}: "
+            "run `python -m s4lib readme`, commit and push")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m s4lib.project --check: the address check, with nothing but Python (CI runs it before installing)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["--check"]:
+        print("usage: python -m s4lib.project --check", file=sys.stderr)
+        return 2
+    problem = address_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    print(f"the notebooks' address is this repository's ({repository_address() or 'none: not on GitHub'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

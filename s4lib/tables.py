@@ -58,19 +58,30 @@ def layer_name(m: nn.Module) -> str:
 def results_markdown(record: dict, last: int = 5) -> str:
     """Markdown table of epoch 1 and the last epochs of a training record, final epoch in bold."""
     h = record["history"]
-    last3 = ", ".join(f"{100 * e['test_acc']:.2f}%" for e in h[-3:])
+    last3 = ", ".join(f"{100 * e['test_acc']:.2f}%" for e in h[-3:] if e["test_acc"] is not None)
     lines = [f"**{record['num_params']:,} parameters, {len(h)} epochs, final-epoch test accuracy "
              f"{100 * h[-1]['test_acc']:.2f}%** (last 3 epochs: {last3}).", "",
-             "| epoch | lr | train loss | train acc | train check acc | test loss | test acc | seconds (train + eval) |",
+             "| epoch | lr | train loss | train acc | train check acc | test loss | test acc | "
+             "seconds (train + eval) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     shown = h if len(h) <= last + 1 else [h[0], None, *h[-last:]]
     for e in shown:
         if e is None:
             lines.append("| … | | | | | | | |")
             continue
-        acc = f"{100 * e['test_acc']:.2f}%"
-        check = f"{100 * e['train_check_acc']:.2f}%" if e.get("train_check_acc") is not None else ""
-        lines.append(f"| {e['epoch']} | {e['lr']:.5f} | {e['train_loss']:.4f} | {100 * e['train_acc']:.2f}% | {check} | "
-                     f"{e['test_loss']:.4f} | {'**' + acc + '**' if e is h[-1] else acc} | "
-                     f"{e['seconds']:.0f} + {e['test_seconds']:.0f} |")
+        lines.append(epoch_row(e, final=e is h[-1]))
     return "\n".join(lines)
+
+
+def epoch_row(e: dict, final: bool = False) -> str:
+    """One epoch of a record as a table row; an epoch left unscored (eval_every) shows its training numbers only."""
+    test = percent(e["test_acc"])
+    loss = "" if e["test_loss"] is None else f"{e['test_loss']:.4f}"
+    return (f"| {e['epoch']} | {e['lr']:.5f} | {e['train_loss']:.4f} | {percent(e['train_acc'])} | "
+            f"{percent(e.get('train_check_acc'))} | {loss} | {f'**{test}**' if final and test else test} | "
+            f"{e['seconds']:.0f} + {e['test_seconds']:.0f} |")
+
+
+def percent(fraction: float | None) -> str:
+    """A fraction as a table cell in percent, e.g. '99.46%' ('' for a number a record does not hold)."""
+    return "" if fraction is None else f"{100 * fraction:.2f}%"

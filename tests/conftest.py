@@ -31,3 +31,13 @@ def needs_libreoffice() -> None:
 
     if shutil.which("soffice") is None and shutil.which("libreoffice") is None and not os.environ.get("CI"):
         pytest.skip("LibreOffice is not installed (`make test` installs it; CI requires it)")
+
+
+@pytest.fixture(autouse=True)
+def runs_in_turn(monkeypatch):
+    """Experiments under test run in this process, one at a time, whatever the committed placement record says."""
+    import s4lib.lab.placement as placement
+
+    real = placement.default_placement
+    monkeypatch.setattr(placement, "default_placement", lambda: "in_turn")
+    return real

@@ -1,6 +1,8 @@
 """The benchmark measures what it names, in fresh processes, and reports ratios from the same invocation."""
 from pathlib import Path
 
+import pytest
+
 from s4lib.lab.benchmark import VARIANTS, benchmark
 from s4lib.lab.report import benchmark_markdown
 from s4lib.train import TrainConfig
@@ -8,11 +10,12 @@ from s4lib.train import TrainConfig
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 
 
+@pytest.mark.slow
 def test_benchmark_records_every_variant_and_ratios():
-    config = TrainConfig(batch_size=64, train_subset=128, test_subset=200, data_root=DATA)  # seconds, not minutes
-    record = benchmark(config, repeats=1, names=("v1", "one_thread", "nchw"))
+    config = TrainConfig(batch_size=64, train_subset=128, test_subset=200, data_root=DATA, device="cpu")
+    record = benchmark(config, repeats=1, names=("v1", "one_thread", "nchw"))  # seconds, not minutes
     assert [r["variant"] for r in record["runs"]] == ["v1", "one_thread", "nchw"]
-    assert [r["threads"] for r in record["runs"]][1] == 1
+    assert [r["threads"] for r in record["runs"]][1] == 1 and record["runs"][1]["config"]["threads"] == 1
     # the subsets are honoured: 128 images are 2 batches of 64, not a full epoch of 938
     assert [(r["train_batches"], r["test_images"]) for r in record["runs"]] == [(2, 200)] * 3
     for name in ("v1", "one_thread", "nchw"):
@@ -31,10 +34,11 @@ def test_channels_last_layout_computes_the_same_function():
 
     from s4lib.lab.benchmark import prepare_model
 
+    cpu = torch.device("cpu")
     torch.manual_seed(0)
-    plain = prepare_model(TrainConfig(channels_last=False)).eval()
+    plain = prepare_model(TrainConfig(memory_format="nchw"), cpu).eval()
     torch.manual_seed(0)
-    nhwc = prepare_model(TrainConfig(channels_last=True)).eval()
+    nhwc = prepare_model(TrainConfig(memory_format="channels_last"), cpu).eval()
     assert nhwc.features.conv2[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain.features.conv2[0].weight.is_contiguous(memory_format=torch.channels_last)
     X = torch.randn(8, 1, 28, 28)
@@ -43,10 +47,11 @@ def test_channels_last_layout_computes_the_same_function():
 
 
 def test_flops_are_counted_from_the_layers():
+    from s4lib.lab.benchmark import V1
     from s4lib.lab.flops import multiply_adds, training_flops
     from s4lib.model import build_model
 
-    model = build_model("s4-v1")
+    model = build_model(V1)
     # positions x output channels x input channels x kernel area, per convolution; then the Linear layer, 16 x 10
     by_hand = (26 * 26 * 8 * 1 * 9 + 24 * 24 * 16 * 8 * 9 + 22 * 22 * 16 * 16 * 9 + 11 * 11 * 8 * 16
                + 9 * 9 * 16 * 8 * 9 + 7 * 7 * 16 * 16 * 9 + 5 * 5 * 16 * 16 * 9 + 3 * 3 * 16 * 16 * 9 + 16 * 10)
@@ -57,15 +62,16 @@ def test_flops_are_counted_from_the_layers():
 def test_profile_names_the_operators_and_sees_dropout_only_when_it_is_on():
     from s4lib.lab.benchmark import profile_steps
 
-    config = TrainConfig(train_subset=640, data_root=DATA)
+    config = TrainConfig(train_subset=640, data_root=DATA, device="cpu")
     ops = profile_steps(config, steps=2, top=100)
     shares = [share for _, share in ops]
     assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1 + 1e-9
     assert any("bernoulli" in name for name, _ in ops)
     assert not any("bernoulli" in name for name, _ in profile_steps(
-        TrainConfig(train_subset=640, data_root=DATA, dropout=0.0), steps=2, top=100))
+        TrainConfig(train_subset=640, data_root=DATA, dropout=0.0, device="cpu"), steps=2, top=100))
 
 
+@pytest.mark.slow
 def test_time_to_accuracy_times_whole_runs_and_levers_with_ratios_of_one_invocation():
     from s4lib.lab.benchmark import LEVERS, WHOLE_RUNS, time_to_accuracy
     from s4lib.lab.report import time_to_accuracy_markdown, time_to_accuracy_values

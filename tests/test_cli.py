@@ -2,9 +2,11 @@
 import pytest
 
 from s4lib.cli import build_parser, main
-from s4lib.lab.records import MAIN_RECORD, MAIN_WEIGHTS, load_record
+from s4lib.lab.records import load_record
+from s4lib.project import MAIN_RECORD, MAIN_WEIGHTS
 
-COMMANDS = ["data", "workbook", "train", "evaluate", "seeds", "ablations", "benchmark", "readme", "reproduce"]
+COMMANDS = ["data", "workbook", "train", "evaluate", "seeds", "ablations", "search", "rerun", "benchmark", "gpucheck",
+            "readme", "reproduce"]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])

@@ -24,6 +24,9 @@ def not_s4lib(name: str) -> bool:
     return not (name.startswith("__editable__") or name.split("-")[0] == "s4lib")
 
 
+pytestmark = pytest.mark.slow  # each test builds or uses a fresh environment and executes a notebook
+
+
 @pytest.fixture(scope="module")
 def bare_python(tmp_path_factory) -> Path:
     """A venv whose Python sees this environment's packages, but not s4lib."""
@@ -38,10 +41,22 @@ def bare_python(tmp_path_factory) -> Path:
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "shared-packages.pth").write_text(f"{shared}\n")
-    check = subprocess.run([python, "-c", "import torch, nbconvert, ipykernel; import s4lib"], cwd=base,
+    # Colab's stack: a recent Python, numpy 2, a CUDA build of torch (where this machine's torch is one), no s4lib
+    check = subprocess.run([python, "-c", "import numpy, torch, nbconvert, ipykernel; "
+                                          "print(numpy.__version__, torch.version.cuda); import s4lib"], cwd=base,
                            capture_output=True, text=True)
     assert "No module named 's4lib'" in check.stderr, check.stderr[-2000:]
+    numpy_version, cuda = check.stdout.split()
+    assert int(numpy_version.split(".")[0]) >= 2
+    assert (cuda != "None") == (torch_cuda_build())
     return python
+
+
+def torch_cuda_build() -> bool:
+    """Whether this environment's torch is a CUDA build (it is on the Linux machines CI runs on, as on Colab)."""
+    import torch
+
+    return torch.version.cuda is not None
 
 
 def execute(python: Path, notebook: Path, env: dict) -> subprocess.CompletedProcess:
@@ -98,7 +113,10 @@ def test_notebook_02_alone_runs_up_to_its_model_with_mnist_in_dot_data(bare_pyth
     done = execute(bare_python, tmp_path / "02_mnist_cnn.ipynb", clean_env(S4LIB_REPO_URL=ROOT.as_uri()))
     assert done.returncode == 0, done.stderr[-3000:]
     text = outputs(tmp_path / "executed.ipynb")
-    assert "device cpu" in text and "writing results" not in text  # no housekeeping; nothing is written (below)
+    import torch
+
+    device = "device cuda" if torch.cuda.is_available() else "device cpu"
+    assert device in text and "writing results" not in text  # no housekeeping; nothing is written (below)
     assert "using the verified files in data/MNIST/raw" in text
     assert "Total params: 12,114" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["02_mnist_cnn.ipynb", "data", "executed.ipynb"]

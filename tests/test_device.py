@@ -7,7 +7,8 @@ import torch
 
 from s4lib.device import resolve_device
 from s4lib.errors import S4Error
-from s4lib.train import TrainConfig, predict, train
+from s4lib.evaluate import predict
+from s4lib.train import TrainConfig, train
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 SMALL = TrainConfig(num_epochs=2, batch_size=64, lr=0.05, train_subset=3000, test_subset=1000, data_root=DATA)
@@ -37,7 +38,8 @@ def test_a_cpu_run_is_the_same_run_whether_the_device_is_named_or_found():
     # the device support must not change one random draw or one operation on the CPU: naming the CPU and letting
     # "auto" find it give the same numbers to the last bit (exact numbers differ between CPU models, so none are
     # hard-coded here)
-    config = replace(SMALL, model="s4-v1", channels_last=False, dropout=0.05)
+    config = TrainConfig.preset("tiny", num_epochs=2, batch_size=64, lr=0.05, train_subset=3000, test_subset=1000,
+                                data_root=DATA, memory_format="nchw")
     named, found = train(replace(config, device="cpu"), verbose=False), train(replace(config, device="auto"),
                                                                             verbose=False)
     assert named.device.startswith("cpu") and named.to_dict()["device"] == named.device
@@ -59,6 +61,7 @@ def test_a_preset_starts_from_the_weights_its_seed_gives_and_nothing_draws_befor
     # the committed records need a preset's first weights to be what seeding, loading the data and building give,
     # whatever train() checks or sets up besides (CPU-model independent: weight init is exact arithmetic on the RNG)
     import s4lib.train as train_module
+    from s4lib.data import load_data
     from s4lib.model import build_model
 
     first = {}
@@ -72,6 +75,6 @@ def test_a_preset_starts_from_the_weights_its_seed_gives_and_nothing_draws_befor
     config = replace(SMALL, num_epochs=1, device="cpu")
     train(config, verbose=False)
     torch.manual_seed(config.seed)
-    train_module.load_data(config, torch.device("cpu"), verbose=False)
-    by_hand = build_model(config.model, config.dropout).state_dict()
+    load_data(config, torch.device("cpu"), verbose=False)
+    by_hand = build_model(config.architecture, config.dropout).state_dict()
     assert first.keys() == by_hand.keys() and all(torch.equal(first[k], by_hand[k]) for k in by_hand)

@@ -9,8 +9,9 @@ import torch
 from s4lib.checkpoint import load_checkpoint, model_from_checkpoint, save_atomic
 from s4lib.data import load_mnist
 from s4lib.ema import EMA
+from s4lib.evaluate import evaluate
 from s4lib.model import build_model
-from s4lib.train import TrainConfig, evaluate, train
+from s4lib.train import TrainConfig, train
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 SMALL_EMA = TrainConfig(num_epochs=2, batch_size=64, lr=0.05, train_subset=3000, test_subset=1000, data_root=DATA,
@@ -18,7 +19,7 @@ SMALL_EMA = TrainConfig(num_epochs=2, batch_size=64, lr=0.05, train_subset=3000,
 
 
 def test_one_update_is_the_weighted_average_by_hand():
-    live = build_model("micro-p2")
+    live = build_model("micro-sep-5")
     ema = EMA(live, decay=0.75)
     before = copy.deepcopy(ema.model.state_dict())
     with torch.no_grad():
@@ -26,7 +27,7 @@ def test_one_update_is_the_weighted_average_by_hand():
             p.add_(torch.randn_like(p))
         live.features.conv1[1].running_mean += 2.0
         live.features.conv1[1].num_batches_tracked += 7
-    ema.update(live)
+    ema.update()
     for name, now in live.state_dict().items():
         got = ema.model.state_dict()[name]
         if now.is_floating_point():

@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 
 import s4lib.lab.experiments as experiments
+import s4lib.lab.placement as placement
 from s4lib.lab.experiments import run_entry, run_seeds, seeds_markdown, summarise
-from s4lib.train import EpochLog, TrainConfig, TrainResult
+from s4lib.results import EpochLog, TrainResult
+from s4lib.train import TrainConfig
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 
@@ -15,7 +17,7 @@ DATA = str(Path(__file__).resolve().parents[1] / "data")
 def test_seeds_record_every_seed_and_summary(tmp_path):
     config = TrainConfig(num_epochs=1, batch_size=128, train_subset=1000, test_subset=500, data_root=DATA)
     out = tmp_path / "seeds.json"
-    record = run_seeds(config, seeds=(3, 4), out=out, command="python -m s4lib seeds --seeds 3 4")
+    record = run_seeds(config, seeds=(3, 4), out=out, command="python -m s4lib seeds --seeds 3 4", placement="in_turn")
     on_disk = json.loads(out.read_text())
     assert [r["seed"] for r in on_disk["runs"]] == [3, 4]
     assert on_disk["summary"] == record["summary"]
@@ -40,11 +42,14 @@ def test_ablations_record_each_variant(tmp_path):
     from s4lib.lab.experiments import ablations_markdown, run_ablations
 
     base = TrainConfig(num_epochs=1, batch_size=128, train_subset=1000, test_subset=500, data_root=DATA)
-    record = run_ablations(base, names=("baseline", "no BN", "dropout 0"), out=tmp_path / "a.json",
-                           command="python -m s4lib ablations --only baseline 'no BN' 'dropout 0'")
+    record = run_ablations(base, names=("baseline", "no BN", "dropout 0"), seeds=(1,), out=tmp_path / "a.json",
+                           command="python -m s4lib ablations --only baseline 'no BN' 'dropout 0'",
+                           placement="in_turn")
     # the baseline runs on every BASELINE_SEED: its spread is the noise the other rows are judged against
     assert [(r["name"], r["seed"]) for r in record["runs"]] == [("baseline", k) for k in experiments.BASELINE_SEEDS] \
         + [("no BN", 1), ("dropout 0", 1)]
+    assert all(r["config"]["validation"] == experiments.VALIDATION_IMAGES for r in record["runs"])  # never the test set
+    assert record["runs"][-2]["config"]["architecture"]["batchnorm"] is False
     assert record["runs"][-2]["num_params"] < record["runs"][0]["num_params"]
     assert json.loads((tmp_path / "a.json").read_text())["runs"] == record["runs"]
     table = ablations_markdown(record)
@@ -53,7 +58,7 @@ def test_ablations_record_each_variant(tmp_path):
     accs = [r["final_test_acc"] for r in record["runs"][:5]]
     assert f"({100 * min(accs):.2f}–{100 * max(accs):.2f})" in table  # the baseline's range over its seeds
     assert all(len(r["first_losses"]) == min(8, 100) for r in record["runs"])  # 1000 images = 8 steps of 128
-    from s4lib.plots import plot_ablations
+    from s4lib.lab.pictures import plot_ablations
 
     plot_ablations(record, tmp_path / "a.png")
     assert (tmp_path / "a.png").stat().st_size > 10_000
@@ -73,7 +78,7 @@ def test_another_experiment_never_replaces_a_record_without_force(tmp_path, monk
     from s4lib.errors import S4Error
     from s4lib.lab.experiments import ablation_group, run_ablations
 
-    monkeypatch.setattr(experiments, "train", lambda config: hand_made_result(config, [0.5, 0.9]))
+    monkeypatch.setattr(placement, "train", lambda config: hand_made_result(config, [0.5, 0.9]))
     base = TrainConfig(num_epochs=2, data_root=DATA)
     out = tmp_path / "a.json"
     monkeypatch.setattr(experiments, "ABLATIONS_RECORD", out)  # stands for the committed record
@@ -86,9 +91,9 @@ def test_another_experiment_never_replaces_a_record_without_force(tmp_path, monk
     assert out.read_bytes() == before
     run_ablations(base, names=("baseline", "dropout 0"))  # the same experiment may re-make its record
     elsewhere = run_ablations(base, names=("dropout 0",), out=tmp_path / "b.json")
-    assert [r["name"] for r in elsewhere["runs"]] == ["dropout 0"] and out.read_bytes() == before
+    assert [r["name"] for r in elsewhere["runs"]] == ["dropout 0"] * 3 and out.read_bytes() == before
     forced = run_ablations(base, names=("dropout 0",), force=True)
-    assert [r["name"] for r in forced["runs"]] == ["dropout 0"]  # holds exactly what this call ran
+    assert [r["name"] for r in forced["runs"]] == ["dropout 0"] * 3  # holds exactly what this call ran
     assert [ablation_group(n) for n in ("no BN", "no BN, lr 0.02", "dropout 0.1", "Dropout2d", "no augmentation")] \
         == ["bn", "bn", "dropout", "dropout", "augmentation"]
 
@@ -102,7 +107,7 @@ def test_an_interrupted_experiment_keeps_its_finished_runs_beside_an_untouched_r
         result.interrupted = config.seed == 2
         return result
 
-    monkeypatch.setattr(experiments, "train", stop_at_seed_2)
+    monkeypatch.setattr(placement, "train", stop_at_seed_2)
     record = run_seeds(TrainConfig(data_root=DATA), seeds=(1, 2, 3), out=out)
     assert record["incomplete"] and [r["seed"] for r in record["runs"]] == [1]
     assert out.read_text() == '{"old": "record"}'
@@ -122,7 +127,7 @@ def test_records_report_the_last_epoch_not_the_best(tmp_path, monkeypatch):
     assert entry["final_test_acc"] == 0.98 and entry["final_test_loss"] == pytest.approx(0.02)
     assert entry["final_train_acc"] == pytest.approx(0.97)
     assert entry["last3_test_acc"] == [0.99, 0.97, 0.98]  # the last three in epoch order, not the top three
-    monkeypatch.setattr(experiments, "train", lambda config: hand_made_result(config, accs[config.seed]))
+    monkeypatch.setattr(placement, "train", lambda config: hand_made_result(config, accs[config.seed]))
     record = run_seeds(TrainConfig(), seeds=(1, 2), out=tmp_path / "seeds.json")
     assert [r["final_test_acc"] for r in record["runs"]] == [0.98, 0.97]
     assert record["summary"]["min"] == 0.97 and record["summary"]["mean"] == pytest.approx(0.975)
@@ -130,13 +135,15 @@ def test_records_report_the_last_epoch_not_the_best(tmp_path, monkeypatch):
 
 
 def test_a_variant_is_beyond_the_noise_only_outside_the_baselines_range(tmp_path):
+    from s4lib.checkpoint import config_record
     from s4lib.lab.experiments import ablations_markdown
-    from s4lib.plots import plot_first_steps
+    from s4lib.lab.pictures import plot_first_steps
 
     def run(name, seed, acc):
         return dict(name=name, what=name, seed=seed, num_params=1, final_test_acc=acc, final_train_check_acc=acc,
-                    epoch_seconds=1.0, first_losses=[2.3 - k / 100 for k in range(100)])
-    record = dict(base=dict(num_epochs=5), command="c", machine="m", started="2026-11-26T00:00:00",
+                    epoch_seconds=1.0, first_losses=[2.3 - k / 100 for k in range(100)],
+                    config=config_record(TrainConfig(num_epochs=5, validation=10_000, seed=seed)))
+    record = dict(command="c", machine="m", started="2026-11-26T00:00:00",
                   runs=[run("baseline", 1, 0.990), run("baseline", 2, 0.992), run("dropout 0", 1, 0.991),
                         run("lr 0.2", 1, 0.995), run("lr 0.02", 1, 0.980)])
     rows = {line.split(" | ")[0].strip("| "): line for line in ablations_markdown(record).splitlines()}
@@ -163,11 +170,13 @@ def test_machine_names_torch_threads_only_when_not_one_per_core(monkeypatch):
 
 
 def test_a_seeds_table_names_every_setting_that_differs_from_the_models_recipe():
-    config = dict(asdict(TrainConfig(model="micro-p2", num_epochs=19, seed=3)))
-    assert experiments.model_label(config) == "micro-p2"  # epochs and seed have their own columns
+    config = dict(asdict(TrainConfig.preset("micro-sep-5", seed=3)))
+    assert experiments.model_label(config) == "micro-sep-5"  # epochs and seed have their own columns
     config |= dict(max_rotation_deg=5.0, max_shift_px=1.0, lr=TrainConfig().lr * 2)
-    assert experiments.model_label(config) == f"micro-p2 (lr {TrainConfig().lr * 2:g}, rotation ±5°, shift ±1 px)"
-    # a model with a recipe of its own is named by what differs from that recipe
-    assert experiments.model_label(asdict(TrainConfig.preset("micro"))) == "micro"
-    assert experiments.model_label(asdict(TrainConfig(model="micro"))) == \
-        f"micro (lr {TrainConfig().lr:g}, dropout {TrainConfig().dropout:g})"
+    assert experiments.model_label(config) == f"micro-sep-5 (lr {TrainConfig().lr * 2:g}, rotation ±5°, shift ±1 px)"
+    # a preset is named by what differs from its recipe; a network that is no preset, by what differs from the defaults
+    assert experiments.model_label(asdict(TrainConfig.preset("tiny"))) == "tiny"
+    assert experiments.model_label(asdict(TrainConfig.preset("tiny", lr=0.4, dropout=0.1))) == \
+        "tiny (lr 0.4, dropout 0.1)"
+    other = asdict(TrainConfig(model="wide", architecture=TrainConfig.preset("tiny").architecture, lr=0.1))
+    assert experiments.model_label(other) == "wide (lr 0.1)"

@@ -1,14 +1,16 @@
 """The CNN's size, parts and shapes, and the receptive-field calculator against hand-computed values."""
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
 from s4lib.errors import S4Error
-from s4lib.model import architecture, build_model, count_parameters, known_models, layer_types
+from s4lib.model import PRESETS, Architecture, build_model, count_parameters, layer_types
 from s4lib.receptive_field import format_rf_table, receptive_field_table
 
 
-@pytest.mark.parametrize("preset, limit", [("s4", 20_000), ("tiny", 8_000), ("micro", 5_000), ("micro-sep", 5_000)])
+@pytest.mark.parametrize("preset, limit", [("s4", 20_000), ("tiny", 8_000), ("micro-sep-5", 5_000), ("fast", 20_000)])
 def test_model_is_small_and_has_the_required_parts(preset, limit):
     model = build_model(preset)
     assert count_parameters(model) < limit
@@ -16,7 +18,7 @@ def test_model_is_small_and_has_the_required_parts(preset, limit):
     assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= types
 
 
-@pytest.mark.parametrize("preset", known_models())
+@pytest.mark.parametrize("preset", list(PRESETS))
 def test_every_preset_maps_images_to_ten_logits(preset):
     model = build_model(preset)
     assert count_parameters(model) < 20_000
@@ -24,21 +26,40 @@ def test_every_preset_maps_images_to_ten_logits(preset):
     assert receptive_field_table(model)[-1].rf >= 28
 
 
-def test_ablation_presets_change_only_what_they_name():
-    assert "BatchNorm2d" not in layer_types(build_model("s4-no-bn"))
-    assert count_parameters(build_model("s4-pool-early")) == count_parameters(build_model("s4"))
-    assert count_parameters(build_model("s4-pool-late")) == count_parameters(build_model("s4"))
-    pools = {p: [r.rf for r in receptive_field_table(build_model(p)) if r.kind.startswith("maxpool")][0]
-             for p in ("s4", "s4-pool-3", "s4-pool-late")}
-    assert pools["s4"] < pools["s4-pool-3"] < pools["s4-pool-late"]
-    assert str(architecture("s4-pool-early")) == str(architecture("s4"))  # the speed search's name for the main layout
-    spatial = build_model("s4-dropout2d")
-    assert count_parameters(spatial) == count_parameters(build_model("s4"))
+def test_the_ablations_change_only_what_they_name():
+    from s4lib.lab.experiments import ABLATIONS
+
+    def net(name):
+        return build_model(ABLATIONS[name].overrides.get("architecture", PRESETS["s4"]))
+    main = count_parameters(build_model("s4"))
+    assert "BatchNorm2d" not in layer_types(net("no BN"))
+    assert count_parameters(net("pool after 3")) == count_parameters(net("pool after 4")) == main
+    pools = {name: [r.rf for r in receptive_field_table(net(name)) if r.kind.startswith("maxpool")][0]
+             for name in ("baseline", "pool after 3", "pool after 4")}
+    assert pools["baseline"] < pools["pool after 3"] < pools["pool after 4"]
+    spatial = net("Dropout2d")
+    assert count_parameters(spatial) == main
     assert "Dropout2d" in layer_types(spatial) and "Dropout" not in layer_types(spatial)
 
 
+def test_an_architecture_is_checked_and_read_back_from_a_record_whole():
+    arch = PRESETS["micro-sep-5"]
+    assert Architecture.from_dict(arch.to_dict()) == arch
+    with pytest.raises(S4Error, match="missing"):
+        Architecture.from_dict({k: v for k, v in arch.to_dict().items() if k != "separable"})
+    with pytest.raises(S4Error, match="dropout_at"):
+        replace(arch, dropout_at="sometimes")
+    with pytest.raises(S4Error, match="padded"):
+        replace(arch, padded=5)
+    # squeeze 0: the transition is the max-pool alone
+    alone = build_model(replace(PRESETS["s4"], squeeze=0))
+    assert [type(m).__name__ for m in alone.features.transition] == ["MaxPool2d"]
+    assert alone(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
 def test_dropout2d_drops_whole_channels():
-    block = build_model("s4-dropout2d", dropout=0.5).features.conv3.train()  # the first conv after the pool
+    spatial = replace(PRESETS["s4"], spatial_dropout=True)
+    block = build_model(spatial, dropout=0.5).features.conv3.train()  # the first conv after the pool
     torch.manual_seed(0)
     out = block(torch.randn(4, 8, 12, 12))
     zero_maps = (out == 0).all(dim=(2, 3))  # a channel dropped is zero at every pixel
@@ -47,7 +68,7 @@ def test_dropout2d_drops_whole_channels():
 
 
 def test_parameter_count_matches_a_count_by_hand():
-    a = architecture("s4")
+    a = PRESETS["s4"]
     widths = [1, *a.block1]
     convs = sum(9 * c_in * c_out for c_in, c_out in zip(widths, widths[1:]))
     convs += a.block1[-1] * a.squeeze
@@ -79,24 +100,21 @@ def test_bad_model_arguments_are_refused(preset, dropout):
 
 
 def test_padding_keeps_the_size_and_adds_no_parameters():
-    from dataclasses import replace
-
     from s4lib.model import Net
 
-    plain = architecture("micro-ap")
+    plain = PRESETS["tiny"]
     padded = Net(replace(plain, padded=1))
     assert count_parameters(padded) == count_parameters(Net(plain))
     sizes = [r.size_out for r in receptive_field_table(padded)]
     assert sizes[:3] == [28, 28, 26]  # the image, conv1 keeps 28x28, conv2 does not
     assert padded(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(S4Error, match="padded"):
-        Net(replace(plain, padded=4))
+        replace(plain, padded=4)
 
 
-@pytest.mark.parametrize("preset", ["micro-sep", "micro-sep-5"])
-def test_separable_presets_filter_each_channel_then_mix_and_count_by_hand(preset):
-    a = architecture(preset)
-    model = build_model(preset)
+def test_a_separable_preset_filters_each_channel_then_mixes_and_counts_by_hand():
+    a = PRESETS["micro-sep-5"]
+    model = build_model(a)
     assert count_parameters(model) < 5_000
     assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= layer_types(model)
     after_pool = [m for m in model.features[len(a.block1) + 1:].modules() if isinstance(m, nn.Conv2d)]
@@ -112,19 +130,17 @@ def test_separable_presets_filter_each_channel_then_mix_and_count_by_hand(preset
 
 
 def test_separable_convs_see_as_far_as_full_ones():
-    from dataclasses import replace
-
     from s4lib.model import Net
 
-    full = Net(replace(architecture("micro-sep"), separable=False))
-    assert receptive_field_table(build_model("micro-sep"))[-1].rf == receptive_field_table(full)[-1].rf
-    assert count_parameters(build_model("micro-sep")) < count_parameters(full) / 3
+    full = Net(replace(PRESETS["micro-sep-5"], separable=False))
+    assert receptive_field_table(build_model("micro-sep-5"))[-1].rf == receptive_field_table(full)[-1].rf
+    assert count_parameters(build_model("micro-sep-5")) < count_parameters(full) / 3
 
 
 def test_fast_is_the_main_model_trained_in_fewer_epochs():
     from s4lib.train import TrainConfig
 
-    assert architecture("fast") == architecture("s4")
+    assert PRESETS["fast"] == PRESETS["s4"]
     torch.manual_seed(0)
     fast = build_model("fast")
     torch.manual_seed(0)

@@ -1,10 +1,12 @@
 """Each picture of what the network does draws from a model (a preset or one's own), is titled and saves."""
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
 from s4lib import plots
-from s4lib.model import build_model
+from s4lib.model import PRESETS, build_model
 from s4lib.receptive_field import input_window, receptive_field_table
 from s4lib.train import TrainConfig
 
@@ -60,10 +62,11 @@ def test_the_one_cycle_picture_reads_the_schedule_the_training_uses(tmp_path):
 def test_the_batchnorm_picture_compares_the_same_layers_with_and_without(tmp_path):
     torch.manual_seed(0)
     X = torch.randn(32, 1, 28, 28)
-    with_bn, without = plots.pre_activations(build_model("s4"), X), plots.pre_activations(build_model("s4-no-bn"), X)
+    no_bn = replace(PRESETS["s4"], batchnorm=False)
+    with_bn, without = plots.pre_activations(build_model("s4"), X), plots.pre_activations(build_model(no_bn), X)
     assert [name for name, _ in with_bn] == [name for name, _ in without]
     assert all(abs(v.std() - 1) < 0.05 for _, v in with_bn)  # BN in training mode: unit spread on every layer
-    fig = plots.plot_batchnorm_effect(build_model("s4"), build_model("s4-no-bn"), X, tmp_path / "b.png")
+    fig = plots.plot_batchnorm_effect(build_model("s4"), build_model(no_bn), X, tmp_path / "b.png")
     assert (tmp_path / "b.png").stat().st_size > 5_000 and len(titles(fig)) == 3
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from s4lib.cli import main
+from s4lib.lab.report import read_block
 from s4lib.notebooks import read
 from s4lib.project import NOTEBOOKS, colab_markdown, github_url, link_branch, repo_url, shown
-from s4lib.lab.report import read_block
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB = "https://colab.research.google.com/github"
@@ -22,6 +22,7 @@ def git(cwd, *args):
 @pytest.fixture(autouse=True)
 def no_address_from_the_environment(monkeypatch):
     monkeypatch.delenv("S4LIB_REPO_URL", raising=False)
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
 
 
 @pytest.fixture
@@ -65,6 +66,32 @@ def test_readme_of_a_github_clone_gets_one_badge_per_notebook(clone, remote):
     for nb in NOTEBOOKS:
         assert 'REPO_URL = "https://github.com/alice/s4-course"' in first_cell(clone / "notebooks" / nb)
     assert str(clone) not in (clone / "README.md").read_text()
+
+
+def test_the_address_check_fails_in_one_line_naming_the_command_until_the_notebooks_hold_this_repository(
+        clone, monkeypatch, capsys):
+    from s4lib.project import address_problem
+    from s4lib.project import main as check
+
+    assert address_problem(clone) is None  # no GitHub address anywhere: nothing to disagree with
+    git(clone, "remote", "add", "origin", "https://github.com/alice/s4-course.git")
+    problem = address_problem(clone)
+    assert "holds the address None but this repository is https://github.com/alice/s4-course" in problem
+    assert "run `python -m s4lib readme`, commit and push" in problem
+    assert main(["readme", "--path", str(clone / "README.md")]) == 0
+    assert address_problem(clone) is None
+    monkeypatch.setenv("GITHUB_REPOSITORY", "bob/fork")  # GitHub Actions, in a fork that has not refreshed them
+    assert "this repository is https://github.com/bob/fork" in address_problem(clone)
+    assert main(["readme", "--check", "--path", str(clone / "README.md")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bob/fork" in err
+    monkeypatch.chdir(clone)
+    import s4lib.project
+
+    monkeypatch.setattr(s4lib.project, "clone_root", lambda: clone)
+    assert check(["--check"]) == 1 and "bob/fork" in capsys.readouterr().err
+    monkeypatch.setenv("GITHUB_REPOSITORY", "alice/s4-course")
+    assert check(["--check"]) == 0
 
 
 def test_links_follow_the_branch_origin_head_names(clone):

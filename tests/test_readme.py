@@ -19,29 +19,44 @@ def setup_commands():
     return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
 
 
-def make_recipe(target):
-    text = (ROOT / "Makefile").read_text()
-    m = re.search(rf"^{target}:.*\n((?:\t.*\n?)+)", text, re.M)
-    return m.group(1)
+def make_would_run(target: str) -> str:
+    """The commands `make TARGET` would run here (make -n: printed, not run)."""
+    import subprocess
+
+    return subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def test_set_up_has_exactly_the_two_commands():
     assert setup_commands() == ["make reproduce", "make test"]
 
 
-def test_ci_runs_the_readme_test_command():
-    lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
-    assert "make test" in lines
+def test_ci_runs_the_readme_test_command(tmp_path):
+    import os
+    import subprocess
+
+    fake = tmp_path / "make"  # a make that only says what it was asked to do
+    fake.write_text("#!/bin/sh\necho \"make $*\" >> \"$0.log\"\n")
+    fake.chmod(0o755)
+    path = f"{tmp_path}:/usr/bin:/bin"
+    subprocess.run(["bash", str(ROOT / ".ci" / "run")], check=True, env=os.environ | {"PATH": path})
+    assert (tmp_path / "make.log").read_text().splitlines() == ["make test"]
 
 
-def test_make_test_runs_the_whole_suite_with_notebooks_under_nbval():
-    recipe = make_recipe("test")
-    assert "pytest tests notebooks --nbval-lax" in recipe
-    assert re.search(r"^test: setup", (ROOT / "Makefile").read_text(), re.M)
+def test_make_test_lints_and_runs_the_whole_suite_with_notebooks_under_nbval():
+    commands = make_would_run("test")
+    assert "ruff check s4lib tests" in commands
+    assert "pytest tests notebooks --nbval-lax" in commands
+
+
+def test_make_check_lints_and_leaves_out_the_notebooks_and_the_slow_tests():
+    commands = make_would_run("check")
+    assert "ruff check s4lib tests" in commands
+    pytest_line = next(line for line in commands.splitlines() if "-m pytest" in line)
+    assert '-m "not slow"' in pytest_line and "notebooks" not in pytest_line
 
 
 def test_make_reproduce_regenerates_everything():
-    assert "-m s4lib reproduce" in make_recipe("reproduce")
+    assert "-m s4lib reproduce" in make_would_run("reproduce")
 
 
 def test_readme_keeps_its_word_budget():
@@ -108,4 +123,5 @@ def test_every_relative_link_and_anchor_resolves(doc):
 
 def test_the_anchor_rule_is_githubs():
     assert github_anchor("Part 2: an MNIST CNN under 20,000 parameters") == "part-2-an-mnist-cnn-under-20000-parameters"
-    assert github_anchor("Search main-3: more channels, or weight decay") == "search-main-3-more-channels-or-weight-decay"
+    assert github_anchor("Search main-3: more channels, or weight decay") == \
+        "search-main-3-more-channels-or-weight-decay"

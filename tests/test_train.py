@@ -8,9 +8,11 @@ import torch
 import s4lib.checkpoint as checkpoint_module
 import s4lib.train as train_module
 from s4lib.checkpoint import load_checkpoint, model_from_checkpoint, save_atomic
+from s4lib.data import load_data, make_train_batches
 from s4lib.errors import S4Error
-from s4lib.train import (EpochLog, TrainConfig, TrainResult, evaluate, make_train_batches, per_class_accuracy,
-                         train)
+from s4lib.evaluate import evaluate, per_class_accuracy
+from s4lib.results import EpochLog, TrainResult
+from s4lib.train import TrainConfig, train
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 SMALL = TrainConfig(num_epochs=2, batch_size=64, lr=0.05, train_subset=3000, test_subset=1000, data_root=DATA)
@@ -77,7 +79,10 @@ def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
 
 
 @pytest.mark.parametrize("bad", [dict(num_epochs=0), dict(lr=0.0), dict(lr=-1.0), dict(batch_size=0),
-                                 dict(dropout=1.0), dict(dropout=-0.1), dict(model="huge"), dict(loader="x")])
+                                 dict(dropout=1.0), dict(dropout=-0.1), dict(model="huge"), dict(loader="x"),
+                                 dict(eval_every=-1), dict(threads=1.5), dict(memory_format="nhwc"),
+                                 dict(deterministic="yes"),
+                                 dict(model="tiny", architecture=TrainConfig().architecture)])
 def test_nonsense_config_is_refused(bad):
     with pytest.raises(S4Error):
         TrainConfig(**bad)
@@ -185,7 +190,7 @@ def test_every_epoch_checks_the_training_set_like_the_test_set_and_keeps_the_fir
     for e in small_run.history:
         assert 0 < e.train_check_acc <= 1 and e.train_check_loss > 0
     # the check runs in eval mode without augmentation, on fixed images: recomputing it gives the same number
-    X, y, _, _ = train_module.load_data(SMALL, torch.device("cpu"), verbose=False)
+    X, y, _, _ = load_data(SMALL, torch.device("cpu"), verbose=False)
     loss, acc = evaluate(small_run.model, X[:TRAIN_CHECK_IMAGES], y[:TRAIN_CHECK_IMAGES])
     assert acc == small_run.final.train_check_acc and loss == pytest.approx(small_run.final.train_check_loss)
     assert len(small_run.first_losses) == 47  # 3000 images in batches of 64: fewer than FIRST_STEPS steps

@@ -1,15 +1,14 @@
 """Designs are chosen on validation images held out of the training set: a fixed, disjoint split of fixed size."""
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 import s4lib.lab.experiments as experiments
-from s4lib.data import hold_out
+from s4lib.data import hold_out, load_data
 from s4lib.errors import S4Error
-from s4lib.train import TrainConfig, load_data
+from s4lib.train import TrainConfig
 
 DATA = str(Path(__file__).resolve().parents[1] / "data")
 
@@ -47,53 +46,56 @@ def test_a_validation_run_never_reads_the_test_set(monkeypatch):
     assert sum(bytes(x.numpy()) in train_set for x in X_val[:200, 0, 14]) < 200
 
 
-def recording_train(seen: list, acc_of=lambda config: 0.97):
-    """A stand-in for train that keeps every config it is given and returns one epoch scored acc_of(config)."""
-    from s4lib.train import EpochLog, TrainResult
+def recording_run_plan(seen: list, acc_of=lambda config: 0.97):
+    """A stand-in for placement.run_plan that keeps every config it is given and hands on one epoch per run, scored
+    acc_of(config), without training."""
+    from s4lib.lab.experiments import run_entry
+    from s4lib.results import EpochLog, TrainResult
 
-    def fake_train(config):
-        seen.append(config)
-        log = EpochLog(1, 0.01, 0.1, 0.9, 0.1, acc_of(config), 1.0, 0.1)
-        return TrainResult(config, 12114, history=[log], evaluated_on="validation")
-    return fake_train
+    def fake(configs, placement, on_done, titles=None):
+        for k, config in enumerate(configs):
+            seen.append(config)
+            log = EpochLog(1, 0.01, 0.1, 0.9, 0.1, acc_of(config), 1.0, 0.1)
+            on_done(k, run_entry(TrainResult(config, 12114, history=[log], evaluated_on="validation")))
+        return True
+    return fake
+
+
+TRY = experiments.Search(
+    question="whether the max-pool after 3 convs scores higher", rule="the higher mean wins",
+    base=dict(num_epochs=1), seeds=(1, 2),
+    candidates={"pool after 2": experiments.Candidate("the main model", {}),
+                "pool after 3": experiments.Candidate("max-pool after 3 convs", experiments.variant(
+                    "s4-pool-3", block1=(8, 16, 16), block2=(16, 16, 16, 16)))})
 
 
 def test_search_scores_candidates_on_validation_and_records_them(tmp_path, monkeypatch):
+    import s4lib.lab.placement as placement
     from s4lib.lab.experiments import run_search, search_markdown
 
     seen = []
-    monkeypatch.setattr(experiments, "train", recording_train(seen, lambda c: 0.98 if c.model == "s4-pool-3" else 0.97))
-    record = run_search(replace(TrainConfig(), num_epochs=1), "speed", out=tmp_path / "s.json", command="x")
+    monkeypatch.setattr(placement, "run_plan", recording_run_plan(seen, lambda c: 0.98 if c.model == "s4-pool-3"
+                                                                  else 0.97))
+    monkeypatch.setitem(experiments.SEARCHES, "try", TRY)
+    record = run_search("try", out=tmp_path / "s.json", command="x", placement="in_turn")
     assert all(c.validation == experiments.VALIDATION_IMAGES for c in seen)
-    assert [r["name"] for r in json.loads((tmp_path / "s.json").read_text())["runs"]] == list(
-        experiments.SEARCHES["speed"][1])
+    assert [(c.model, c.seed) for c in seen] == [("s4", 1), ("s4", 2), ("s4-pool-3", 1), ("s4-pool-3", 2)]
+    on_disk = json.loads((tmp_path / "s.json").read_text())
+    assert [r["name"] for r in on_disk["runs"]] == ["pool after 2"] * 2 + ["pool after 3"] * 2
+    assert on_disk["rule"] == TRY.rule and on_disk["placement"] == "in_turn"
+    assert on_disk["runs"][2]["config"]["architecture"]["block1"] == [8, 16, 16]  # the record rebuilds the network
     table = search_markdown(record)
     assert "| pool after 3 |" in table and "98.00%" in table and "final validation acc" in table
 
 
-def test_a_search_command_re_runs_with_the_settings_it_ran_with_unless_a_flag_names_another(tmp_path, monkeypatch):
+def test_a_flag_changes_every_candidate_of_a_search_and_pairs_take_one_thread_each(tmp_path, monkeypatch):
+    import s4lib.lab.placement as placement
     from s4lib.cli import main
 
     seen = []
-    monkeypatch.setattr(experiments, "train", recording_train(seen))
-    pinned = experiments.SEARCH_SETTINGS["main"]
-    assert main(["search", "main", "--data-root", DATA, "--out", str(tmp_path / "a.json")]) == 0
-    assert json.loads((tmp_path / "a.json").read_text())["base"]["lr"] == pinned["lr"] != TrainConfig().lr
-    assert seen[0].lr == pinned["lr"] and seen[0].dropout == pinned["dropout"]  # candidate "main": as it ran
-    seen.clear()
-    assert main(["search", "main", "--lr", "0.3", "--data-root", DATA, "--out", str(tmp_path / "b.json")]) == 0
-    assert seen[0].lr == 0.3 and seen[0].dropout == pinned["dropout"]
-
-
-def test_every_committed_search_record_matches_the_search_its_command_runs_today():
-    from s4lib.lab.records import load_record, search_record_path
-
-    for name, (_, candidates) in experiments.SEARCHES.items():
-        path = search_record_path(name)
-        if not path.exists():
-            continue
-        record = load_record(path)
-        assert record["candidates"] == list(candidates), name
-        assert {r["name"]: r["what"] for r in record["runs"]} == {c: what for c, (what, _) in candidates.items()}, name
-        pinned = experiments.SEARCH_SETTINGS.get(name, {})
-        assert all(record["base"][k] == v for k, v in pinned.items()), name
+    monkeypatch.setattr(placement, "run_plan", recording_run_plan(seen))
+    monkeypatch.setitem(experiments.SEARCHES, "try", TRY)
+    assert main(["search", "try", "--lr", "0.3", "--data-root", DATA, "--out", str(tmp_path / "b.json"),
+                 "--placement", "pairs"]) == 0
+    assert [c.lr for c in seen] == [0.3] * 4 and [c.threads for c in seen] == [1] * 4
+    assert json.loads((tmp_path / "b.json").read_text())["placement"] == "pairs"

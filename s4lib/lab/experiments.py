@@ -1,24 +1,52 @@
-"""Experiments beyond one run: the same schedule over several seeds, recorded as JSON for the README."""
+"""Experiments beyond one run: the full schedule over several seeds, design searches on held-out images, and
+ablations; each recorded as JSON with every run's whole config, so the record alone re-makes it."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import statistics
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import NamedTuple
 
 from ..errors import S4Error
 from ..files import check_output
+from ..model import PRESETS, SETTING_PHRASES
 from ..project import shown
-from .records import (ABLATIONS_RECORD, ablations_experiment, guard_replace, machine, partial_path, search_experiment,
-                      search_record_path, seeds_experiment, seeds_record_path, write_record)
-from ..model import SETTING_WORDS as MODEL_SETTING_WORDS
-from ..train import TRAIN_CHECK_IMAGES, TrainConfig, TrainResult, config_record, train
+from ..results import TrainResult
+from ..train import TRAIN_CHECK_IMAGES, TrainConfig
+from .records import (ABLATIONS_RECORD, guard_replace, machine, partial_path, search_record_path, seeds_record_path,
+                      write_record)
 
 SEEDS = (1, 2, 3, 4, 5)
-# the row of a search that trains today's TrainConfig() unchanged, described from it, so the words follow the defaults
-MAIN_AS_IS = (f"the main config: lr {TrainConfig.lr:g}, dropout {TrainConfig.dropout:g}", {})
+MNIST_TRAIN_IMAGES = 60_000
+VALIDATION_IMAGES = 10_000  # held out of the MNIST training images; the other 50,000 train
+
+
+class PlannedRun(NamedTuple):
+    """A run an experiment will make: how its record names it (name and what, or model) and what it trains."""
+
+    labels: dict
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A row of a search or of the ablations: what it is, in words, and the TrainConfig settings it changes."""
+
+    what: str
+    overrides: dict
+
+
+@dataclass(frozen=True)
+class Search:
+    """A design search: its question, its rule (fixed before the runs), its base settings, candidates and seeds."""
+
+    question: str
+    rule: str
+    base: dict
+    candidates: dict[str, Candidate]
+    seeds: tuple[int, ...]
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -28,303 +56,168 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def run_entry(result: TrainResult) -> dict:
-    """What every experiment record keeps of one run: final numbers, timing and the whole history."""
-    h = result.history
-    return dict(seed=result.config.seed, num_params=result.num_params, final_test_acc=h[-1].test_acc,
-                final_train_acc=h[-1].train_acc, final_train_check_acc=h[-1].train_check_acc,
-                final_test_loss=h[-1].test_loss, first_losses=result.first_losses,
-                last3_test_acc=[e.test_acc for e in h[-3:]], seconds=sum(e.seconds + e.test_seconds for e in h),
-                epoch_seconds=statistics.median(e.seconds for e in h), history=result.to_dict()["history"])
+    """What every experiment record keeps of one run: its config, final numbers, timing and the whole history."""
+    h, record = result.history, result.to_dict()
+    return dict(seed=result.config.seed, config=record["config"], num_params=result.num_params,
+                final_test_acc=h[-1].test_acc, final_train_acc=h[-1].train_acc,
+                final_train_check_acc=h[-1].train_check_acc, final_test_loss=h[-1].test_loss,
+                first_losses=result.first_losses, last3_test_acc=[e.test_acc for e in h[-3:]],
+                seconds=sum(e.seconds + e.test_seconds for e in h), wall_seconds=result.wall_seconds,
+                epoch_seconds=statistics.median(e.seconds for e in h), history=record["history"])
 
 
-def run_and_record(configs: list[tuple[dict, TrainConfig]], record: dict, out: Path,
+def new_record(kind: str, command: str | None, plan: list[PlannedRun], placement: str, **fields) -> dict:
+    """The header every experiment record starts with: what it is, how it was made, where and when it ran."""
+    return dict(kind=kind, command=command or "Python (no command line)", machine=machine(),
+                started=dt.datetime.now().isoformat(timespec="seconds"), placement=placement, **fields, runs=[])
+
+
+def planned_record(record: dict, plan: list[PlannedRun]) -> dict:
+    """The record as it will read once every planned run is in: what the guard compares with a committed one."""
+    from ..checkpoint import config_record
+
+    return record | dict(runs=[p.labels | dict(seed=p.config.seed, config=config_record(p.config)) for p in plan])
+
+
+def prepare_out(out: str | Path | None, default: Path, record: dict, plan: list[PlannedRun],
+                force: bool = False) -> Path:
+    """The record's path, checked before any training: writable, and never another experiment's default record."""
+    path = Path(out) if out else default
+    guard_replace(path, planned_record(record, plan), explicit=bool(out) or force)
+    check_output(path, "record")
+    return path
+
+
+def run_and_record(plan: list[PlannedRun], record: dict, out: Path,
                    on_update: Callable[[dict], None] = lambda record: None) -> dict:
-    """Train each config in turn, keeping finished runs in out's partial file; out itself is written once, complete.
+    """Train each planned run, as the record's placement says, keeping finished runs in out's partial file; out itself
+    is written once, complete. Ctrl-C (or a run that stops early) ends it: the partial file keeps the runs that
+    finished, out is untouched."""
+    from .placement import run_plan
 
-    Ctrl-C (or a run that stops early) ends it: the partial file keeps the runs that finished, out is untouched.
-    """
     progress = partial_path(out)
-    for labels, config in configs:
-        print(f"--- {' / '.join(map(str, labels.values()))}, seed {config.seed} ---", flush=True)
-        result = train(config)
-        if result.interrupted or result.diverged:
-            record["incomplete"] = True
-            kept = f"{shown(progress)} keeps the {len(record['runs'])} run(s) that finished; " if record["runs"] else ""
-            print(f"stopped: {kept}{shown(out)} is unchanged", flush=True)
-            return record
-        record["runs"].append(labels | run_entry(result))
+    done: dict[int, dict] = {}
+
+    def keep(k: int, entry: dict) -> None:  # runs placed side by side may finish out of order: keep the plan's
+        done[k] = plan[k].labels | entry
+        record["runs"] = [done[j] for j in sorted(done)]
         record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
         on_update(record)
         write_record(record, progress)
+
+    titles = [f"{p.labels.get('name') or p.labels.get('model')}, seed {p.config.seed} ({k + 1} of {len(plan)})"
+              for k, p in enumerate(plan)]
+    finished = run_plan([p.config for p in plan], record["placement"], keep, titles)
+    if not finished:
+        record["incomplete"] = True
+        kept = f"{shown(progress)} keeps the {len(record['runs'])} run(s) that finished; " if record["runs"] else ""
+        print(f"stopped: {kept}{shown(out)} is unchanged", flush=True)
+        return record
     write_record(record, out)
     progress.unlink(missing_ok=True)
     print(f"wrote {shown(out)}", flush=True)
     return record
 
 
-def new_record(command: str | None, **fields) -> dict:
-    """The header every experiment record starts with: how to re-make it, where and when it ran."""
-    return dict(command=command or "Python (no command line)", machine=machine(),
-                started=dt.datetime.now().isoformat(timespec="seconds"), **fields, runs=[])
-
-
-def prepare_out(out: str | Path | None, default: Path, record: dict, experiment: Callable[[dict], tuple],
-                force: bool = False) -> Path:
-    """The record's path, checked before any training: writable, and never another experiment's default record."""
-    path = Path(out) if out else default
-    guard_replace(path, record, experiment, explicit=bool(out) or force)
-    check_output(path, "record")
-    return path
+def placed(plan: list[PlannedRun], placement: str) -> list[PlannedRun]:
+    """The plan as its placement runs it: two runs at once take one torch thread each (their numbers are then those
+    of a one-thread run, alone or not)."""
+    if placement != "pairs":
+        return plan
+    return [PlannedRun(p.labels, replace(p.config, threads=1)) for p in plan]
 
 
 def run_seeds(config: TrainConfig, seeds=SEEDS, out: str | Path | None = None, command: str | None = None,
-              force: bool = False) -> dict:
+              force: bool = False, placement: str | None = None) -> dict:
     """Train config once per seed (full schedule) and record each run; the record is written when all are done."""
-    record = new_record(command, config=config_record(config), seeds=list(seeds))
-    out = prepare_out(out, seeds_record_path(config.model), record, seeds_experiment, force)
-    runs = [(dict(model=config.model, seed=seed), replace(config, seed=seed)) for seed in seeds]
-    return run_and_record(runs, record, out, lambda rec: rec.update(summary=summarise(rec["runs"])))
+    from .placement import default_placement
+
+    placement = placement or default_placement()
+    plan = placed([PlannedRun(dict(model=config.model), replace(config, seed=s)) for s in seeds], placement)
+    record = new_record("seeds", command, plan, placement, seeds=list(seeds))
+    out = prepare_out(out, seeds_record_path(config.model), record, plan, force)
+    return run_and_record(plan, record, out, lambda rec: rec.update(summary=summarise(rec["runs"])))
 
 
-# Design searches, judged on validation images held out of the training set (the test set is never read):
-# name -> (the question, candidates: name -> (what it is, TrainConfig overrides))
-SEARCHES: dict[str, tuple[str, dict[str, tuple[str, dict]]]] = {
-    "speed": ("where the main model's max-pool sits: after 3 convs, or after 2 (half the FLOPs)", {
-        "pool after 3": ("max-pool after 3 convs, as in v1", dict(model="s4-pool-3")),
-        "pool after 2": ("max-pool after 2 convs: half the FLOPs", dict(model="s4-pool-early")),
-    }),
-    "micro": ("a model under 5,000 parameters that reaches 99.4% on every seed", {
-        "micro": ("max-pool after 3 convs, dropout after every conv but the last", dict(model="micro")),
-        "micro-ap": ("the same widths, dropout only after the max-pool", dict(model="micro-ap")),
-        "micro-ap, 19 epochs": ("micro-ap trained for 19 epochs instead of 15", dict(model="micro-ap", num_epochs=19)),
-        "micro-p2": ("max-pool after 2 convs, wider there (8, 12), four convs after it", dict(model="micro-p2")),
-        "micro-p2, 19 epochs": ("micro-p2 trained for 19 epochs instead of 15", dict(model="micro-p2", num_epochs=19)),
-        "micro-ap, lr 0.2": ("micro-ap with peak learning rate 0.2 instead of 0.1", dict(model="micro-ap", lr=0.2)),
-    }),
-    "micro-2": ("a second round for the model under 5,000 parameters: the first search's winner, micro, and its "
-                "best scorer, micro-p2 at 19 epochs, with their first conv padded, and micro with twice the steps", {
-        "micro-pad": ("micro with its first conv padded: 28x28 kept, larger maps after it", dict(model="micro-pad")),
-        "micro-p2-pad, 19 epochs": ("micro-p2 with its first conv padded, 19 epochs",
-                                    dict(model="micro-p2-pad", num_epochs=19)),
-        "micro, batch 64": ("micro with batch 64: twice the steps per epoch", dict(model="micro", batch_size=64)),
-    }),
-    "micro-3": ("a third round for the model under 5,000 parameters: 19 epochs, the lever that helped most so far, "
-                "untried on micro itself, and less regularisation, since micro fits its clean training images no "
-                "better than its validation images", {
-        "micro, 19 epochs": ("micro trained for 19 epochs instead of 15", dict(model="micro", num_epochs=19)),
-        "micro, 19 epochs, milder augmentation": ("rotation up to 5 degrees and shift up to 1 pixel (not 7 and 2)",
-                                                  dict(model="micro", num_epochs=19, max_rotation_deg=5.0,
-                                                       max_shift_px=1.0)),
-        "micro, 19 epochs, dropout 0.02": ("dropout 0.02 instead of 0.05 after each conv",
-                                           dict(model="micro", num_epochs=19, dropout=0.02)),
-        "micro-p2-pad, 19 epochs, milder augmentation": ("the best scorer so far with the milder augmentation",
-                                                         dict(model="micro-p2-pad", num_epochs=19,
-                                                              max_rotation_deg=5.0, max_shift_px=1.0)),
-    }),
-    "main": ("whether the main model gains from the two changes the 5-epoch ablations liked best, peak lr 0.4 and "
-             "dropout 0.1; 15 epochs", {
-        "main": ("the reference row: lr 0.1, dropout 0.05", {}),
-        "lr 0.4": ("peak learning rate 0.4", dict(lr=0.4)),
-        "dropout 0.1": ("dropout 0.1 after each conv after the max-pool but the last", dict(dropout=0.1)),
-        "lr 0.4, dropout 0.1": ("both", dict(lr=0.4, dropout=0.1)),
-    }),
-    "micro-4": ("a fourth round for the model under 5,000 parameters: levers none of the first three tried, "
-                "label smoothing and a moving average of the weights on the leader, and depthwise-separable "
-                "convolutions after the max-pool, which buy 2 to 3 times the width for the same parameters", {
-        "micro-p2, 19 epochs, label smoothing 0.1": ("training targets 0.91 on the true digit, 0.01 on the others",
-                                                     dict(model="micro-p2", num_epochs=19, label_smoothing=0.1)),
-        "micro-p2, 19 epochs, EMA 0.999": ("the final model is a moving average of the weights (decay 0.999 per step)",
-                                           dict(model="micro-p2", num_epochs=19, ema=0.999)),
-        "micro-sep, 19 epochs": ("micro-p2's first block and 1x1 (to 12), then four separable convs of 26 channels",
-                                 dict(model="micro-sep", num_epochs=19)),
-        "micro-sep-5, 19 epochs": ("the same, with five separable convs of 22 channels",
-                                   dict(model="micro-sep-5", num_epochs=19)),
-    }),
-    "micro-5": ("a fifth round: micro-sep-5, one image behind the leader in the fourth round, fits its clean "
-                "training images better than micro-p2 does (99.55% against 99.45%), so more regularisation, and "
-                "the main model's recipe", {
-        "micro-sep-5, 19 epochs, dropout 0.1": ("dropout 0.1 instead of 0.05 after each separable conv but the last",
-                                                dict(model="micro-sep-5", num_epochs=19, dropout=0.1)),
-        "micro-sep-5, 19 epochs, dropout 0.15": ("dropout 0.15",
-                                                 dict(model="micro-sep-5", num_epochs=19, dropout=0.15)),
-        "micro-sep-5, 19 epochs, lr 0.4, dropout 0.1": ("the main model's training config: peak lr 0.4, dropout 0.1",
-                                                        dict(model="micro-sep-5", num_epochs=19, lr=0.4, dropout=0.1)),
-    }),
-    "main-2": ("whether label smoothing or a moving average of the weights lifts the main model beyond the "
-               "two-seed noise; 15 epochs", {
-        "main": MAIN_AS_IS,
-        "label smoothing 0.1": ("training targets 0.91 on the true digit, 0.01 on the others",
-                                dict(label_smoothing=0.1)),
-        "EMA 0.999": ("the final model is a moving average of the weights (decay 0.999 per step)", dict(ema=0.999)),
-        "label smoothing 0.1, EMA 0.999": ("both", dict(label_smoothing=0.1, ema=0.999)),
-    }),
-    "main-3": ("whether more channels after the max-pool, or weight decay, lift the main model beyond the two-seed "
-               "noise; 15 epochs", {
-        "main": MAIN_AS_IS,
-        "s4-wide": ("convs after the max-pool 20 wide instead of 16", dict(model="s4-wide")),
-        "s4-wider": ("and the transition squeezes to 12 instead of 8", dict(model="s4-wider")),
-        "weight decay 5e-4": ("SGD weight decay 5e-4 instead of 0", dict(weight_decay=5e-4)),
-    }),
-    "main-4": ("whether the main model's faster layout costs accuracy that held-out images can see: v1 beside the "
-               "main config; it measures, it chooses nothing; 15 epochs", {
-        "main": MAIN_AS_IS,
-        "v1": ("max-pool after 3 convs, dropout 0.05 after every conv but the last, lr 0.1, NCHW",
-               dict(model="s4-v1", lr=0.1, dropout=0.05, channels_last=False)),
-    }),
-}
-# tiny's recipe: the gentler one its first five-seed test run used, or the main model's; both written out, so the
-# search does not move when TrainConfig()'s defaults do
-SEARCHES["tiny"] = ("which training recipe suits tiny (7,386 parameters): peak lr 0.1 with dropout 0.05, or the main "
-                    "model's peak lr 0.4 with dropout 0.1; 15 epochs", {
-    "tiny, lr 0.1, dropout 0.05": ("peak learning rate 0.1, dropout 0.05", dict(model="tiny", lr=0.1, dropout=0.05)),
-    "tiny, lr 0.4, dropout 0.1": ("the main model's recipe: peak learning rate 0.4, dropout 0.1",
-                                  dict(model="tiny", lr=0.4, dropout=0.1)),
-})
-# the fast recipe: the main model and its recipe (written out, so the search does not move when TrainConfig()'s
-# defaults do) in fewer epochs; fp32 throughout, the arithmetic of this CPU (no native bf16: the benchmark's
-# precision row measures what emulated bf16 costs)
-MAIN_RECIPE = dict(model="s4", lr=0.4, dropout=0.1, batch_size=128)
-FAST_BAR = 0.9930  # the mean final validation accuracy the rule of the search "fast" asks for
-SEARCHES["fast"] = ("which short schedule of the main model still trains it to the main run's accuracy: 4 or 5 "
-                    "epochs of the one-cycle schedule, the main recipe or dropout 0.05 or batch 256", {
-    "4 epochs": ("the main recipe in 4 epochs", MAIN_RECIPE | dict(num_epochs=4)),
-    "4 epochs, dropout 0.05": ("and half the dropout", MAIN_RECIPE | dict(num_epochs=4, dropout=0.05)),
-    "5 epochs": ("the main recipe in 5 epochs", MAIN_RECIPE | dict(num_epochs=5)),
-    "5 epochs, dropout 0.05": ("and half the dropout", MAIN_RECIPE | dict(num_epochs=5, dropout=0.05)),
-    "5 epochs, batch 256, lr 0.8": ("twice the batch and twice the peak lr: half the steps",
-                                    MAIN_RECIPE | dict(num_epochs=5, batch_size=256, lr=0.8)),
-})
-# The rule of a search, fixed before its runs; it goes into the record, whose start time shows it came first.
-RULES: dict[str, str] = {
-    "tiny": ("The candidate with the higher mean final validation accuracy over seeds 1, 2 and 3 becomes tiny's "
-             "recipe; an exact tie goes to the main model's recipe (no recipe of tiny's own). Only the winner is then "
-             "trained on all 60,000 training images for seeds 1 to 5 and tested once, and that test run is reported "
-             "whatever it gives."),
-    "fast": ("Fast enough: at most 5 epochs, a third of the main run's 15, at no more cost per epoch (batch 128 or "
-             f"256). Accurate enough: a mean final validation accuracy over seeds 1, 2 and 3 of at least {100 * FAST_BAR:.2f}% and no "
-             "seed below 99.20% (the main config's 15 epochs score 99.35% there over the same seeds in the search "
-             "main-4; held-out images score about 0.1 point below the test set). Of the candidates that are both, the "
-             "one with the fewest epochs becomes the recipe fast; among equal epochs the higher mean wins, and an "
-             "exact tie goes to the main recipe's settings. If none is accurate enough, the one with the highest mean "
-             "becomes fast, and the report says by how much it falls short. Only the winner is then trained on all "
-             "60,000 training images for seeds 1 to 5 and tested once, and that test run is reported whatever it "
-             "gives."),
-}
-# main-4's three seeds left its question open (v1 ahead by less than its 0.10-point threshold): two more seeds
-# of the same candidates, in a record of their own so that each record is re-made by its own command
-SEARCHES["main-5"] = ("main-4 on seeds 4 and 5, read together with main-4's three", SEARCHES["main-4"][1])
-# the training settings each search ran with where they differ from TrainConfig()'s defaults: these searches ran with
-# peak lr 0.1 and dropout 0.05, the recipe before the search "main" chose 0.4 and 0.1
-BEFORE_MAIN = dict(lr=0.1, dropout=0.05)
-# (micro-4 and micro-5 keep it too: their candidates are compared with the earlier rounds')
-SEARCH_SETTINGS: dict[str, dict] = {name: BEFORE_MAIN for name in ("speed", "micro", "micro-2", "micro-3", "main",
-                                                                   "micro-4", "micro-5")}
-MNIST_TRAIN_IMAGES = 60_000
-VALIDATION_IMAGES = 10_000  # held out of the MNIST training images; the other 50,000 train
+MAIN = PRESETS["s4"]
+# Design searches, judged on validation images held out of the training set (the test set is never read).
+SEARCHES: dict[str, Search] = {}
 
 
-def run_search(base: TrainConfig, name: str, out: str | Path | None = None, command: str | None = None,
-               force: bool = False, seeds=(1,)) -> dict:
+def run_search(name: str, overrides: dict | None = None, out: str | Path | None = None, command: str | None = None,
+               force: bool = False, seeds=None, placement: str | None = None) -> dict:
     """Train every candidate of a search on the training images but VALIDATION_IMAGES and score it on those."""
+    from .placement import default_placement
+
     if name not in SEARCHES:
         raise S4Error(f"unknown search {name!r}; choose from {sorted(SEARCHES)}")
-    question, candidates = SEARCHES[name]
-    base = replace(base, validation=VALIDATION_IMAGES)
-    record = new_record(command, search=name, question=question, **({"rule": RULES[name]} if name in RULES else {}),
-                        base=config_record(base),
-                        candidates=list(candidates), seeds=list(seeds))
-    out = prepare_out(out, search_record_path(name), record, search_experiment, force)
-    runs = [(dict(name=c, what=what), replace(base, seed=seed, **overrides))
-            for c, (what, overrides) in candidates.items() for seed in seeds]
-    return run_and_record(runs, record, out)
+    search = SEARCHES[name]
+    seeds = tuple(seeds or search.seeds)
+    placement = placement or default_placement()
+    base = search.base | (overrides or {}) | dict(validation=VALIDATION_IMAGES)
+    plan = placed([PlannedRun(dict(name=c, what=cand.what), TrainConfig(**(base | cand.overrides | dict(seed=s))))
+                   for c, cand in search.candidates.items() for s in seeds], placement)
+    record = new_record("search", command, plan, placement, search=name, question=search.question, rule=search.rule,
+                        candidates=list(search.candidates), seeds=list(seeds))
+    out = prepare_out(out, search_record_path(name), record, plan, force)
+    return run_and_record(plan, record, out)
 
 
-def search_markdown(record: dict) -> str:
-    """One row per candidate: parameters, final validation accuracy (mean over seeds) and seconds per epoch."""
-    lines = ["| candidate | what it is | parameters | final validation acc | s / epoch |", "|---|---|---:|---:|---:|"]
-    for c, runs in runs_by_name(record["runs"]).items():
-        lines.append(f"| {c} | {runs[0]['what']} | {runs[0]['num_params']:,} | "
-                     f"{mean_and_range([r['final_test_acc'] for r in runs])} | "
-                     f"{statistics.mean(r['epoch_seconds'] for r in runs):.1f} |")
-    held = record["base"]["validation"]
-    lines += ["", f"{record['base']['num_epochs']} epochs unless the candidate names another number, on "
-              f"{MNIST_TRAIN_IMAGES - held:,} training images, scored on the "
-              f"{held:,} held out (a fixed split); seed(s) {', '.join(map(str, record['seeds']))}. " + made_by(record)]
-    return "\n".join(lines)
+def variant(name: str, **changes) -> dict:
+    """TrainConfig settings of a network that is the main model with some of its architecture changed."""
+    return dict(model=name, architecture=replace(MAIN, **changes))
 
 
-def seeds_markdown(records: list[dict]) -> str:
-    """One table over all seed records: final and last-3 accuracies per seed, min and mean per preset."""
-    lines = ["| model | parameters | epochs | seed | final-epoch test acc | last 3 epochs | minutes |",
-             "|---|---:|---:|---:|---:|---|---:|"]
-    for rec in records:
-        epochs = rec["config"]["num_epochs"]
-        for r in rec["runs"]:
-            last3 = ", ".join(f"{100 * a:.2f}" for a in r["last3_test_acc"])
-            lines.append(f"| {model_label(rec['config'])} | {r['num_params']:,} | {epochs} | {r['seed']} | "
-                         f"{100 * r['final_test_acc']:.2f}% | {last3} | {r['seconds'] / 60:.1f} |")
-        s = rec["summary"]
-        verdict = "every seed ≥ 99.4%" if s["all_at_least_99_4"] else "a seed < 99.4%"
-        lines.append(f"| **{model_label(rec['config'])}** | | | **min / mean** | **{100 * s['min']:.2f}% / "
-                     f"{100 * s['mean']:.3f}%** | {verdict} | |")  # 3 decimals: a goal may sit on the 2nd
-    lines.append("")
-    lines += [f"- {made_by(rec)}" for rec in records]
-    return "\n".join(lines)
-
-
-# how a table names a training setting that differs from the model's recipe (epochs have a column of their own)
-SETTING_WORDS = {k: v for k, v in MODEL_SETTING_WORDS.items() if k != "num_epochs"}
-
-
-def model_label(config: dict) -> str:
-    """A recorded run's model, with every training setting that differs from its recipe today in brackets."""
-    from ..model import known_models
-
-    default = asdict(TrainConfig.preset(config["model"]) if config["model"] in known_models() else TrainConfig())
-    changed = [words.format(config[k]) for k, words in SETTING_WORDS.items() if k in config and config[k] != default[k]]
-    return config["model"] + (f" ({', '.join(changed)})" if changed else "")
-
-
-# name -> (what it changes, TrainConfig overrides); every run shares ABLATION_EPOCHS and the seed.
-# Each row changes one thing, except the two marked "+", which change two on purpose.
-ABLATIONS: dict[str, tuple[str, dict]] = {
-    "baseline": ("the main model and config", {}),
-    "no BN": ("BatchNorm removed (convs get biases)", dict(model="s4-no-bn")),
-    "no BN, lr 0.02": ("+ BatchNorm removed and peak learning rate 0.02", dict(model="s4-no-bn", lr=0.02)),
-    "dropout 0": ("no dropout", dict(dropout=0.0)),
-    "dropout 0.05": ("dropout 0.05", dict(dropout=0.05)),
-    "dropout 0.25": ("dropout 0.25", dict(dropout=0.25)),
-    "dropout everywhere": ("dropout after every 3x3 conv but the last, as in v1", dict(model="s4-dropout-everywhere")),
-    "Dropout2d": ("dropout drops whole channels", dict(model="s4-dropout2d")),
-    "batch 32": ("batch size 32", dict(batch_size=32)),
-    "batch 64": ("batch size 64", dict(batch_size=64)),
-    "batch 256": ("batch size 256", dict(batch_size=256)),
-    "batch 512": ("batch size 512", dict(batch_size=512)),
-    "batch 512, lr 0.8": ("+ batch size 512 and peak learning rate 0.8", dict(batch_size=512, lr=0.8)),
-    "pool after 3": ("max-pool after 3 convs (RF 7), as in v1", dict(model="s4-pool-3")),
-    "pool after 4": ("max-pool after 4 convs (RF 9)", dict(model="s4-pool-late")),
-    "no augmentation": ("no rotation or shift", dict(max_rotation_deg=0.0, max_shift_px=0.0)),
-    "lr 0.02": ("peak learning rate 0.02", dict(lr=0.02)),
-    "lr 0.05": ("peak learning rate 0.05", dict(lr=0.05)),
-    "lr 0.1": ("peak learning rate 0.1", dict(lr=0.1)),
-    "lr 0.2": ("peak learning rate 0.2", dict(lr=0.2)),
+# name -> what it changes and the TrainConfig settings it changes; each row changes one thing of the main model or
+# its recipe, except the two marked "+", which change two on purpose
+ABLATIONS: dict[str, Candidate] = {
+    "baseline": Candidate("the main model and config", {}),
+    "no BN": Candidate("BatchNorm removed (convs get biases)", variant("s4-no-bn", batchnorm=False)),
+    "no BN, lr 0.02": Candidate("+ BatchNorm removed and peak learning rate 0.02",
+                                variant("s4-no-bn", batchnorm=False) | dict(lr=0.02)),
+    "dropout 0": Candidate("no dropout", dict(dropout=0.0)),
+    "dropout 0.05": Candidate("dropout 0.05", dict(dropout=0.05)),
+    "dropout 0.25": Candidate("dropout 0.25", dict(dropout=0.25)),
+    "dropout everywhere": Candidate("dropout after every 3x3 conv but the last",
+                                    variant("s4-dropout-everywhere", dropout_at="all")),
+    "Dropout2d": Candidate("dropout drops whole channels", variant("s4-dropout2d", spatial_dropout=True)),
+    "batch 32": Candidate("batch size 32", dict(batch_size=32)),
+    "batch 64": Candidate("batch size 64", dict(batch_size=64)),
+    "batch 256": Candidate("batch size 256", dict(batch_size=256)),
+    "batch 512": Candidate("batch size 512", dict(batch_size=512)),
+    "batch 512, lr 0.8": Candidate("+ batch size 512 and peak learning rate 0.8", dict(batch_size=512, lr=0.8)),
+    "pool after 3": Candidate("max-pool after 3 convs (RF 7)",
+                              variant("s4-pool-3", block1=(8, 16, 16), block2=(16, 16, 16, 16))),
+    "pool after 4": Candidate("max-pool after 4 convs (RF 9)",
+                              variant("s4-pool-4", block1=(8, 16, 16, 16), block2=(16, 16, 16))),
+    "no augmentation": Candidate("no rotation or shift", dict(max_rotation_deg=0.0, max_shift_px=0.0)),
+    "lr 0.02": Candidate("peak learning rate 0.02", dict(lr=0.02)),
+    "lr 0.05": Candidate("peak learning rate 0.05", dict(lr=0.05)),
+    "lr 0.1": Candidate("peak learning rate 0.1", dict(lr=0.1)),
+    "lr 0.2": Candidate("peak learning rate 0.2", dict(lr=0.2)),
 }
-ABLATION_EPOCHS = 5  # short on purpose: the whole set must fit in well under an hour of 2 CPU cores
-BASELINE_SEEDS = (1, 2, 3, 4, 5)  # the baseline runs on several seeds: its spread is the noise a row must beat
+ABLATION_EPOCHS = 5  # short on purpose: the whole set must fit in a couple of hours of 2 CPU cores
+ABLATION_SEEDS = (1, 2, 3)  # seeds of every row
+BASELINE_SEEDS = (1, 2, 3, 4, 5)  # the baseline runs on more: its spread is the noise a row must beat
 
 
-def run_ablations(base: TrainConfig, names=tuple(ABLATIONS), seeds=(1,), out: str | Path | None = None,
-                  command: str | None = None, force: bool = False) -> dict:
-    """Train each named variant of base for its short schedule; the record holds exactly the runs of this call."""
+def run_ablations(base: TrainConfig, names=tuple(ABLATIONS), seeds=ABLATION_SEEDS, out: str | Path | None = None,
+                  command: str | None = None, force: bool = False, placement: str | None = None) -> dict:
+    """Train each named variant of base for its short schedule on validation images; the record holds exactly the
+    runs of this call."""
+    from .placement import default_placement
+
     unknown = sorted(set(names) - set(ABLATIONS))
     if unknown:
         raise S4Error(f"unknown ablation(s) {unknown}; choose from {sorted(ABLATIONS)}")
-    record = new_record(command, base=config_record(base), names=list(names), seeds=list(seeds))
-    out = prepare_out(out, ABLATIONS_RECORD, record, ablations_experiment, force)
+    placement = placement or default_placement()
+    base = replace(base, validation=VALIDATION_IMAGES)
     seeds_of = {name: sorted(set(seeds) | set(BASELINE_SEEDS)) if name == "baseline" else list(seeds) for name in names}
-    runs = [(dict(name=name, what=ABLATIONS[name][0]), replace(base, seed=seed, **ABLATIONS[name][1]))
-            for name in names for seed in seeds_of[name]]
-    return run_and_record(runs, record, out)
+    plan = placed([PlannedRun(dict(name=n, what=ABLATIONS[n].what), replace(base, seed=s, **ABLATIONS[n].overrides))
+                   for n in names for s in seeds_of[n]], placement)
+    record = new_record("ablations", command, plan, placement, names=list(names), seeds=list(seeds))
+    out = prepare_out(out, ABLATIONS_RECORD, record, plan, force)
+    return run_and_record(plan, record, out)
 
 
 def ablation_order(name: str) -> int:
@@ -334,8 +227,12 @@ def ablation_order(name: str) -> int:
 
 def ablation_group(name: str) -> str:
     """The design question a variant answers: 'bn', 'dropout', 'batch', 'pool', 'lr' ..."""
+    import re
+
     return re.split(r"[ ,]+", name.removeprefix("no "))[0].lower().removesuffix("2d")
 
+
+# ---------------------------------------------------------------- tables
 
 def runs_by_name(runs: list[dict]) -> dict[str, list[dict]]:
     """The runs of a record grouped by candidate or variant name, in the order they first ran."""
@@ -351,18 +248,73 @@ def mean_and_range(accs: list[float]) -> str:
     return f"{100 * statistics.mean(accs):.2f}%{spread}"
 
 
-def made_by(record: dict) -> str:
-    """One line under a table: the command that re-makes it, the machine and the date it ran."""
-    return f"Made by `{record['command']}` on {record['machine']}, {record['started'][:10]}."
+def made_by(record: dict, path: str | Path | None = None) -> str:
+    """One line under a table: the command that made the record, the machine and the date, and how to re-make it."""
+    again = f" `python -m s4lib rerun {shown(path)}` re-makes it from the record." if path else ""
+    return f"Made by `{record['command']}` on {record['machine']}, {record['started'][:10]}.{again}"
 
 
-def ablations_markdown(record: dict) -> str:
-    """One row per variant: final test accuracy, its change from the baseline and whether the baseline's own
-    spread over seeds already covers it, the training-set check, and seconds per epoch."""
+def first_config(record: dict) -> dict:
+    """The config of a record's first run (the settings its runs share are read from it)."""
+    return record["runs"][0]["config"]
+
+
+def search_markdown(record: dict, path: str | Path | None = None) -> str:
+    """One row per candidate: parameters, final validation accuracy (mean and range over seeds), seconds per epoch."""
+    lines = ["| candidate | what it is | parameters | final validation acc | s / epoch |", "|---|---|---:|---:|---:|"]
+    for c, runs in runs_by_name(record["runs"]).items():
+        lines.append(f"| {c} | {runs[0]['what']} | {runs[0]['num_params']:,} | "
+                     f"{mean_and_range([r['final_test_acc'] for r in runs])} | "
+                     f"{statistics.mean(r['epoch_seconds'] for r in runs):.1f} |")
+    held = first_config(record)["validation"]
+    epochs = statistics.mode(r["config"]["num_epochs"] for r in record["runs"])
+    lines += ["", f"{epochs} epochs unless the candidate names another number, on "
+              f"{MNIST_TRAIN_IMAGES - held:,} training images, scored on the {held:,} held out (a fixed split); "
+              f"seed(s) {', '.join(map(str, record['seeds']))}. " + made_by(record, path)]
+    return "\n".join(lines)
+
+
+def seeds_markdown(records: list[dict]) -> str:
+    """One table over all seed records: final and last-3 accuracies per seed, min and mean per model."""
+    lines = ["| model | parameters | epochs | seed | final-epoch test acc | last 3 epochs | minutes |",
+             "|---|---:|---:|---:|---:|---|---:|"]
+    for rec in records:
+        epochs = first_config(rec)["num_epochs"]
+        for r in rec["runs"]:
+            last3 = ", ".join(f"{100 * a:.2f}" for a in r["last3_test_acc"] if a is not None)
+            lines.append(f"| {model_label(r['config'])} | {r['num_params']:,} | {epochs} | {r['seed']} | "
+                         f"{100 * r['final_test_acc']:.2f}% | {last3} | {r['seconds'] / 60:.1f} |")
+        s = rec["summary"]
+        verdict = "every seed ≥ 99.4%" if s["all_at_least_99_4"] else "a seed < 99.4%"
+        lines.append(f"| **{model_label(first_config(rec))}** | | | **min / mean** | **{100 * s['min']:.2f}% / "
+                     f"{100 * s['mean']:.3f}%** | {verdict} | |")  # 3 decimals: a goal may sit on the 2nd
+    lines.append("")
+    lines += [f"- {made_by(rec, rec.get('path'))}" for rec in records]
+    return "\n".join(lines)
+
+
+# how a table names a training setting that differs from the model's recipe (epochs have a column of their own)
+LABEL_PHRASES = {k: v for k, v in SETTING_PHRASES.items() if k != "num_epochs"}
+
+
+def model_label(config: dict) -> str:
+    """A recorded run's model, with every training setting that differs from its preset's recipe today in brackets
+    (a network that is no preset is compared with the defaults)."""
+    from dataclasses import asdict
+
+    reference = asdict(TrainConfig.preset(config["model"]) if config["model"] in PRESETS else TrainConfig())
+    changed = [words.format(config[k]) for k, words in LABEL_PHRASES.items() if config[k] != reference[k]]
+    return config["model"] + (f" ({', '.join(changed)})" if changed else "")
+
+
+def ablations_markdown(record: dict, path: str | Path | None = None) -> str:
+    """One row per variant: final validation accuracy (mean and range over seeds), its change from the baseline and
+    whether the baseline's own spread over seeds covers it, the training-set check, and seconds per epoch."""
     groups = runs_by_name(record["runs"])
     acc = {name: [r["final_test_acc"] for r in runs] for name, runs in groups.items()}
     base = acc.get("baseline")
-    lines = ["| variant | what changes | parameters | final test acc | vs baseline | beyond the noise? | "
+    split = "validation" if first_config(record)["validation"] else "test"
+    lines = [f"| variant | what changes | parameters | final {split} acc | vs baseline | beyond the noise? | "
              "train check acc | s / epoch |", "|---|---|---:|---:|---:|:---:|---:|---:|"]
     for name in sorted(groups, key=ablation_order):
         runs = groups[name]
@@ -376,9 +328,12 @@ def ablations_markdown(record: dict) -> str:
         seconds = statistics.mean(r["epoch_seconds"] for r in runs)
         lines.append(f"| {name} | {runs[0]['what']} | {runs[0]['num_params']:,} | {mean_and_range(acc[name])} | "
                      f"{delta} | {beyond} | {check} | {seconds:.1f} |")
-    epochs = record["base"]["num_epochs"]
-    spread = (f"The baseline ran on {len(base)} seeds: its mean, with the range in brackets; a variant (one seed) "
-              f"is \"beyond the noise\" only if it ends outside that range. " if base and len(base) > 1 else "")
+    epochs = first_config(record)["num_epochs"]
+    spread = (f"Each cell holds the mean over a row's seeds, with their range in brackets; the baseline ran on "
+              f"{len(base)} seeds, and a row is \"beyond the noise\" only if its mean ends outside the baseline's "
+              "range. " if base and len(base) > 1 else "")
     lines += ["", f"{epochs} epochs per run. {spread}Train check: the final model on the first "
-              f"{TRAIN_CHECK_IMAGES:,} training images in eval mode, without augmentation, as the test set is measured. " + made_by(record)]
+              f"{TRAIN_CHECK_IMAGES:,} training images in eval mode, without augmentation, as the held-out images are "
+              "measured. " + made_by(record, path)]
     return "\n".join(lines)
+

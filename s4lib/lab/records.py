@@ -1,33 +1,27 @@
-"""One home for records: where each lives, how it is written, the machine that made it, and what it holds."""
+"""One home for records: where each lives, how it is written and read, the machine that made it, and what makes two
+records the same experiment. Every run of a record holds its whole config, so the record alone re-makes it."""
 from __future__ import annotations
 
 import json
 import os
 import platform
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from ..device import cpu_name, threads_phrase
+from ..checkpoint import config_from_record
+from ..device import cpu_name, gpu_name, threads_phrase
 from ..errors import S4Error
-from ..files import atomic_write
-from ..project import clone_root, shown
-from ..train import SETTINGS_ADDED_LATER
+from ..files import write_json
+from ..project import MAIN_RECORD, RESULTS, shown
+from ..train import TrainConfig
 
-
-def results_dir() -> Path:
-    """notebooks/results of the clone; outside a clone (an installed s4lib), ./results."""
-    root = clone_root()
-    return root / "notebooks" / "results" if root else Path("results")
-
-
-RESULTS = results_dir()
-MAIN_RECORD = RESULTS / "s4_main.json"  # notebook 02's run: history per epoch
-MAIN_WEIGHTS = RESULTS / "s4_main.pt"  # and its final weights
 ABLATIONS_RECORD = RESULTS / "ablations.json"
 BENCHMARK_RECORD = RESULTS / "benchmark.json"
 TIME_TO_ACCURACY_RECORD = RESULTS / "time_to_accuracy.json"
+PLACEMENT_RECORD = RESULTS / "placement.json"
+PROFILE_RECORD = RESULTS / "profile.json"
+GPU_CHECK_RECORD = RESULTS / "gpu_check.json"
 
 
 def seeds_record_path(preset: str) -> Path:
@@ -46,11 +40,18 @@ def partial_path(path: str | Path) -> Path:
     return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
+def committed_records() -> list[Path]:
+    """Every record in notebooks/results (progress files of unfinished experiments left out)."""
+    return sorted(p for p in RESULTS.glob("*.json") if ".partial" not in p.name)
+
+
 def machine() -> str:
-    """A short description of where the numbers come from (torch threads named when not one per core)."""
+    """A short description of where the numbers come from (torch threads named when not one per core, and the GPU
+    when there is one)."""
     limited = f", {threads_phrase('torch thread')}" if torch.get_num_threads() != os.cpu_count() else ""
     cpu = ", ".join(part for part in (cpu_name(), platform.machine()) if part)
-    return f"{os.cpu_count()} CPU cores{limited}, {cpu}, torch {torch.__version__}"
+    gpu = f", GPU {gpu_name()}" if gpu_name() else ""
+    return f"{os.cpu_count()} CPU cores{limited}, {cpu}{gpu}, torch {torch.__version__}"
 
 
 def load_record(path: str | Path = MAIN_RECORD) -> dict:
@@ -66,60 +67,45 @@ def load_record(path: str | Path = MAIN_RECORD) -> dict:
 
 def write_record(record: dict, path: str | Path = MAIN_RECORD) -> Path:
     """Write a JSON record (pretty, stable key order), atomically."""
-    text = json.dumps(record, indent=1) + "\n"
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
+    return write_json(record, path)
 
 
+def record_runs(record: dict) -> list[dict]:
+    """The runs of any record, each holding its config: a single run's record is its own one run."""
+    if "history" in record:  # notebook 02's run: the record is the run
+        return [record]
+    return record.get("runs", []) + record.get("lever_runs", [])
 
 
-def where_free(config: dict | None) -> dict | None:
-    """A config without the settings that say where it ran, not what (data folder, device); a setting it
-    predates holds the value it ran with, as config_differences reads it too."""
-    if config is None:
-        return None
-    return {k: v for k, v in (SETTINGS_ADDED_LATER | config).items() if k not in ("data_root", "device")}
+def run_config(run: dict) -> TrainConfig:
+    """The config a recorded run trained with, from the record alone."""
+    return config_from_record(run["config"])
 
 
-def seeds_experiment(record: dict) -> tuple:
-    """What makes two seeds records the same experiment: the config and the seeds."""
-    seeds = record.get("seeds") or [r["seed"] for r in record.get("runs", [])]
-    return where_free(record.get("config")), sorted(seeds)
+def what_ran(config: dict) -> dict:
+    """A recorded config without the settings that say where it ran, not what (the data folder, the device)."""
+    return {k: v for k, v in config.items() if k not in ("data_root", "device")}
 
 
-def ablations_experiment(record: dict) -> tuple:
-    """What makes two ablation records the same experiment: the base config, the variants and the seeds."""
-    runs = record.get("runs", [])
-    names = record.get("names") or [r["name"] for r in runs]
-    seeds = record.get("seeds") or [r["seed"] for r in runs]
-    return where_free(record.get("base")), sorted(set(names)), sorted(set(seeds))
+def run_identity(run: dict) -> tuple:
+    """What makes a run the same run: its labels and what it ran (not its numbers)."""
+    labels = tuple((k, run.get(k)) for k in ("name", "model", "variant", "row", "lever", "seed", "option") if k in run)
+    return labels, what_ran(run["config"])
 
 
-def search_experiment(record: dict) -> tuple:
-    """What makes two search records the same experiment: the search, its base config, candidates and seeds."""
-    return (record.get("search"), where_free(record.get("base")), record.get("candidates"), record.get("seeds"))
+def experiment_identity(record: dict) -> list[tuple]:
+    """What makes two records the same experiment: the same runs, in the same order, on the same plan."""
+    return [run_identity(r) for r in record_runs(record)] + [("repeats", record.get("repeats"))]
 
 
-def benchmark_experiment(record: dict) -> tuple:
-    """What makes two benchmark records the same experiment: config, variants, rounds and threads."""
-    return (where_free(record.get("config")), sorted(record.get("variants", {})), record.get("repeats"),
-            record.get("threads", 0))
-
-
-def time_to_accuracy_experiment(record: dict) -> tuple:
-    """What makes two time-to-accuracy records the same experiment: each row's config, the levers, rounds, threads."""
-    rows = {n: where_free(r.get("config")) for n, r in record.get("rows", {}).items()}
-    levers = {n: r.get("overrides") for n, r in record.get("levers", {}).items()}
-    return rows, levers, record.get("repeats"), record.get("threads", 0)
-
-
-def guard_replace(path: Path, record: dict, experiment: Callable[[dict], tuple], explicit: bool) -> None:
+def guard_replace(path: Path, planned: dict, explicit: bool) -> None:
     """Refuse to replace an existing record with another experiment unless the user said --out or --force."""
     if explicit or not path.exists():
         return
     try:
-        old = experiment(json.loads(path.read_text()))
+        old = experiment_identity(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         old = None
-    if old != experiment(record):
+    if old != experiment_identity(planned):
         raise S4Error(f"{shown(path)} holds another experiment than this command would run, so nothing was run. "
                       "Write this one elsewhere with --out PATH, or replace it with --force")

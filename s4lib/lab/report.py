@@ -9,10 +9,11 @@ from torch import nn
 
 from ..assignment import MIN_TEST_ACC
 from ..errors import S4Error
-from ..project import PACKAGE_DIR
+from ..project import PACKAGE_DIR, shown
 from ..tables import architecture_table, results_markdown
-from .records import (ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, TIME_TO_ACCURACY_RECORD, load_record,
-                      where_free)
+from .experiments import first_config
+from .records import (ABLATIONS_RECORD, BENCHMARK_RECORD, MAIN_RECORD, RESULTS, TIME_TO_ACCURACY_RECORD, load_record,
+                      run_config, search_record_path, what_ran)
 
 README = PACKAGE_DIR.parent / "README.md"
 
@@ -56,28 +57,35 @@ def generated_blocks() -> dict[str, str]:
 
 def fast_markdown(record: dict, presets: dict[str, dict]) -> str:
     """One paragraph: a whole run of fast against the main run, from one invocation, and how fast's seeds ended."""
-    m, fast = record["median"], record["rows"]["fast"]["config"]
+    m, fast = record["median"], row_config(record, "fast")
     text = (f"**To iterate quickly**, `python -m s4lib train --model fast` trains the main model in "
-            f"{fast['num_epochs']} epochs. A whole run (model built, trained, scored) takes {m['fast']['run_s']:.0f} s; "
+            f"{fast['num_epochs']} epochs. A whole run (model built, trained, scored) takes "
+            f"{m['fast']['run_s']:.0f} s; "
             f"the main run takes {m['main']['run_s']:.0f} s, {record['ratio']:.2f}x as long (`{record['command']}`, "
             f"{record['machine']}, median of {record['repeats']} rounds in one invocation).")
     if "fast" in presets:
         finals = [r["final_test_acc"] for r in presets["fast"]["runs"]]
         below, required = sum(a < MIN_TEST_ACC for a in finals), f"{100 * MIN_TEST_ACC:g}%"
-        text += (f" Of its {WORDS[len(finals)]} test seeds (the `fast` row above), " +
-                 (f"{WORDS[below]} end{'s' * (below == 1)} below {required}: the lowest, {100 * min(finals):.2f}%, is "
-                  f"{100 * (MIN_TEST_ACC - min(finals)):.2f} points short." if below else
+        text += (f" Of its {in_words(len(finals))} test seeds (the `fast` row above), " +
+                 (f"{in_words(below)} end{'s' * (below == 1)} below {required}: the lowest, "
+                  f"{100 * min(finals):.2f}%, is {100 * (MIN_TEST_ACC - min(finals)):.2f} points short." if below else
                   f"every one ends at {required} or more (lowest {100 * min(finals):.2f}%)."))
     return text
 
 
+def row_config(record: dict, row: str) -> dict:
+    """The config of a time-to-accuracy row (every round of a row runs the same config)."""
+    return next(r["config"] for r in record["runs"] if r["row"] == row)
+
+
 def checklist_markdown(main: dict) -> str:
-    """The assignment's requirements, each with its value here (from code and the committed run) and where it is shown."""
+    """The assignment's requirements, each with its value here (from code and the committed run) and where shown."""
     from ..assignment import MAX_EPOCHS, MAX_PARAMETERS, has, has_gap
     from ..backprop import LEARNING_RATES
     from ..model import build_model, count_parameters
 
-    model = build_model(main["config"]["model"], main["config"]["dropout"])
+    config = run_config(main)
+    model = build_model(config.architecture, config.dropout)
     h = main["history"]
     parts = [name for name, ok in (("BatchNorm", has(model, nn.BatchNorm2d)), ("Dropout", has(model, nn.Dropout)),
                                    ("GAP", has_gap(model)), ("a fully connected layer", has(model, nn.Linear))) if ok]
@@ -108,16 +116,25 @@ def checklist_markdown(main: dict) -> str:
     return "\n".join(lines)
 
 
+def same_recipe(config: dict, preset: str) -> bool:
+    """Whether a recorded run trained a preset with its recipe as it stands (its seed aside, and the thread count and
+    memory layout, which change the order in which floats are added, not the recipe)."""
+    from ..checkpoint import config_record
+    from ..train import TrainConfig
+
+    def recipe(c: dict) -> dict:
+        return {k: v for k, v in what_ran(c).items() if k not in ("seed", "threads", "memory_format")}
+    return recipe(config) == recipe(config_record(TrainConfig.preset(preset)))
+
+
 def preset_records(records: list[dict]) -> dict[str, dict]:
     """The seeds record of each preset a user picks, trained with its recipe as it stands (the others are the lab's)."""
     from ..model import PRESETS
-    from ..train import TrainConfig, config_record
-    from .records import seeds_experiment
 
     found = {}
     for name in PRESETS:
-        wanted = dict(config=config_record(TrainConfig.preset(name)), seeds=list(range(1, 6)))
-        match = [r for r in records if seeds_experiment(r) == seeds_experiment(wanted)]
+        match = [r for r in records if [run["seed"] for run in r["runs"]] == [1, 2, 3, 4, 5]
+                 and all(same_recipe(run["config"], name) for run in r["runs"])]
         if match:
             found[name] = match[0]
     return found
@@ -125,7 +142,7 @@ def preset_records(records: list[dict]) -> dict[str, dict]:
 
 def presets_markdown(records: list[dict]) -> str:
     """One row per preset: parameters, epochs, each seed's final test accuracy, min and mean."""
-    from ..model import PRESET_WHAT, recipe_words
+    from ..model import PRESET_DESCRIPTIONS, recipe_words
 
     found = preset_records(records)
     lines = ["| preset | what it is | recipe | parameters | epochs | seeds 1 to 5: final-epoch test accuracy | min | "
@@ -133,15 +150,14 @@ def presets_markdown(records: list[dict]) -> str:
     for name, rec in found.items():
         finals = ", ".join(f"{100 * r['final_test_acc']:.2f}" for r in rec["runs"])
         s = rec["summary"]
-        lines.append(f"| `{name}` | {PRESET_WHAT[name]} | {recipe_words(name) or 'the defaults'} | "
-                     f"{rec['runs'][0]['num_params']:,} | {rec['config']['num_epochs']} | {finals} | "
+        lines.append(f"| `{name}` | {PRESET_DESCRIPTIONS[name]} | {recipe_words(name) or 'the defaults'} | "
+                     f"{rec['runs'][0]['num_params']:,} | {first_config(rec)['num_epochs']} | {finals} | "
                      f"{100 * s['min']:.2f}% | {100 * s['mean']:.3f}% |")
     commands = "; ".join(f"`{rec['command']}`" for rec in found.values())
     lines += ["", f"Made by {commands}. Each number is a final epoch on the 10,000 test images; nothing is picked."]
     if "s4" in found and MAIN_RECORD.exists():
         main, seed1 = load_record(), found["s4"]["runs"][0]
-        if seed1["seed"] == main["config"]["seed"] and where_free(found["s4"]["config"]) | {"seed": 0} == \
-                where_free(main["config"]) | {"seed": 0}:
+        if seed1["seed"] == main["config"]["seed"] and same_recipe(main["config"], "s4"):
             lines.append(f"Seed 1 of `s4` is the run under Result trained again: "
                          f"{100 * main['history'][-1]['test_acc']:.2f}% there and {100 * seed1['final_test_acc']:.2f}% "
                          f"here. The notebook ran with {threads_of(main.get('device'))}, the seeds with "
@@ -179,12 +195,10 @@ def speed_markdown(record: dict) -> str:
 
 def seeds_records() -> list[dict]:
     """Every seeds record, the main model first, then the smaller ones from large to small."""
-    from .records import RESULTS
-
     paths = sorted(p for p in RESULTS.glob("seeds_*.json") if ".partial" not in p.name)
-    records = [load_record(p) | {"path": p.name} for p in paths]
-    return sorted(records, key=lambda r: (r["config"]["model"] != "s4", -r["runs"][0]["num_params"],
-                                          r["config"]["model"], r["config"]["num_epochs"]))
+    records = [load_record(p) | {"path": p} for p in paths]
+    return sorted(records, key=lambda r: (first_config(r)["model"] != "s4", -r["runs"][0]["num_params"],
+                                          first_config(r)["model"], first_config(r)["num_epochs"]))
 
 
 def benchmark_markdown(record: dict) -> str:
@@ -197,18 +211,25 @@ def benchmark_markdown(record: dict) -> str:
         r = m[name]
         gflops = r["train_gflop"] / r["train_s"] if "train_gflop" in r else None
         lines.append(f"| {what} | {r['train_s']:.1f} | {m[base]['train_s'] / r['train_s']:.2f}x | "
-                     f"{fmt(r.get('train_gflop'), '.0f')} | {fmt(gflops, '.1f')} | "
-                     f"{fmt(100 * gflops / peak if gflops and peak else None, '.1f')} | "
+                     f"{cell(r.get('train_gflop'), '.0f')} | {cell(gflops, '.1f')} | "
+                     f"{cell(100 * gflops / peak if gflops and peak else None, '.1f')} | "
                      f"{r['test_s']:.1f} | {r['peak_rss_mib']:.0f} |")
     peak_line = (f" The machine's peak, a 2048x2048 float32 matrix multiply measured in the same invocation (best "
                  f"of {record['repeats']} rounds of 5), is {peak:.0f} GFLOP/s." if peak else "")
     lines += ["", f"Median of {record['repeats']} rounds; each round runs every variant once, in a fresh process, "
-              f"batch {record['config']['batch_size']} unless named. \"Faster than v1\" is v1's epoch divided by "
+              f"batch {variant_config(record, base)['batch_size']} unless named. \"Faster than v1\" is v1's "
+              f"epoch divided by "
               f"the variant's (above 1 = faster). FLOPs count the convolutions and the Linear layer: 2 per "
               f"multiply-add for the forward pass, times 3 for forward and backward; BatchNorm, ReLU, pooling, "
               f"dropout and the augmentation are not counted.{peak_line} "
-              f"Made by `{record['command']}` on {record['machine']}, {record['date']}."]
+              f"Made by `{record['command']}` on {record['machine']}, {record['date']}; "
+              f"`python -m s4lib rerun {shown(BENCHMARK_RECORD)}` re-makes it from the record."]
     return "\n".join(lines)
+
+
+def variant_config(record: dict, variant: str) -> dict:
+    """The config of an epoch-benchmark variant (every round of a variant runs the same config)."""
+    return next(r["config"] for r in record["runs"] if r["variant"] == variant)
 
 
 def time_to_accuracy_markdown(record: dict) -> str:
@@ -218,7 +239,7 @@ def time_to_accuracy_markdown(record: dict) -> str:
              "final test acc, each round | peak RSS (MiB) |", "|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for name, row in record["rows"].items():
         accs = round_accuracies(record, name)
-        c = row["config"]
+        c = row_config(record, name)
         lines.append(f"| `{name}` | {row['what']} | {c['num_epochs']} | {c['batch_size']} | {c['dropout']:g} | "
                      f"{m[name]['run_s']:.1f} | {m['main']['run_s'] / m[name]['run_s']:.2f}x | {accs} | "
                      f"{m[name]['peak_rss_mib']:.0f} |")
@@ -230,10 +251,12 @@ def time_to_accuracy_markdown(record: dict) -> str:
               "fresh process. A whole run is timed from the data on hand (read from disk before the clock starts) "
               "to the final model evaluated: the model built, every epoch trained, and the evaluation after every "
               "epoch that the log prints (the test set and the training-set check). A lever is timed over "
-              f"{record['lever_images']:,} training images after a short warm-up and scaled to 60,000: a short timing that "
+              f"{record['lever_images']:,} training images after a short warm-up and scaled to 60,000: a short "
+              f"timing that "
               "moves by several percent from round to round (the record holds every round); the epoch benchmark "
               "above, another invocation, times whole epochs. "
-              f"Made by `{record['command']}` on {record['machine']} ({record['device']}), {record['date']}."]
+              f"Made by `{record['command']}` on {record['machine']} ({record['device']}), {record['date']}; "
+              f"`python -m s4lib rerun {shown(TIME_TO_ACCURACY_RECORD)}` re-makes it from the record."]
     return "\n".join(lines)
 
 
@@ -266,7 +289,7 @@ def profile_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
-def fmt(value: float | None, spec: str) -> str:
+def cell(value: float | None, spec: str) -> str:
     """A number in a table cell, or nothing when the record predates it."""
     return "" if value is None else format(value, spec)
 
@@ -329,36 +352,42 @@ def search_values(record: dict) -> dict[str, str]:
     values = {}
     for name, runs in runs_by_name(record["runs"]).items():
         accs = [r["final_test_acc"] for r in runs]
-        right = round(sum(accs) * record["base"]["validation"])
+        held = first_config(record)["validation"]
+        right = round(sum(accs) * held)
         values[name] = f"{100 * sum(accs) / len(accs):.2f}%"
-        values[f"{name}:right"] = f"{right:,} of {len(accs) * record['base']['validation']:,}"
+        values[f"{name}:right"] = f"{right:,} of {len(accs) * held:,}"
     return values
 
 
 def search_section(name: str, record: dict, others: dict[str, dict], seeds: dict[str, str]) -> str:
     """A search: its question, the rule fixed before its runs, its table, and what was decided."""
     from .experiments import search_markdown
-    from .notes import SEARCH_NOTES
+    from .notes import RULE_BARS, SEARCH_NOTES
 
-    heading, rule, decision = SEARCH_NOTES[name]
+    heading, decision = SEARCH_NOTES[name]
     values = search_values(record)
-    if name == "fast":  # the rule asks for the shortfall when no candidate reaches its bar
-        from .experiments import FAST_BAR, runs_by_name
+    if name in RULE_BARS:  # the rule asks for the shortfall when no candidate reaches its bar
+        from .experiments import runs_by_name
 
         best = max(statistics.mean(r["final_test_acc"] for r in runs) for runs in runs_by_name(record["runs"]).values())
-        values["short"] = f"{100 * (FAST_BAR - best):.2f} points"
+        values["short"] = f"{100 * (RULE_BARS[name] - best):.2f} points"
     if name == "main-5" and "main-4" in others:  # read together with main-4's three seeds
         both = dict(record, runs=others["main-4"]["runs"] + record["runs"])
         values |= {f"five:{k}": v for k, v in search_values(both).items()}
     values |= seeds  # the test runs of the searches, read once for all of them
     return "\n".join([f"### Search {name}: {heading[0].lower()}{heading[1:]}", "",
                       f"**Question.** {record['question'][0].upper()}{record['question'][1:]}.", "",
-                      f"**Rule, fixed before the runs.** {record.get('rule') or rule}", "",
-                      search_markdown(record), "",
+                      f"**Rule, fixed before the runs.** {record['rule']}", "",
+                      search_markdown(record, search_record_path(name)), "",
                       f"**Result and decision.** {fill(decision, values, f'search {name}')}"])
 
 
-WORDS = ("none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+NUMBER_WORDS = ("none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def in_words(n: int) -> str:
+    """A small count as a word ('three'), a larger one in digits."""
+    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
 
 
 def seeds_values(records: list[dict]) -> dict[str, str]:
@@ -366,11 +395,10 @@ def seeds_values(records: list[dict]) -> dict[str, str]:
     [[seeds:NAME:n]] -> how many seeds it ran, [[seeds:NAME:mean]] -> their mean final test accuracy."""
     values = {}
     for rec in records:
-        name = rec["path"].removeprefix("seeds_").removesuffix(".json")
+        name = rec["path"].stem.removeprefix("seeds_")
         finals = [r["final_test_acc"] for r in rec["runs"]]
         below = sum(a < MIN_TEST_ACC for a in finals)
-        values |= {f"seeds:{name}:below": WORDS[below] if below < len(WORDS) else str(below),
-                   f"seeds:{name}:n": WORDS[len(finals)] if len(finals) < len(WORDS) else str(len(finals)),
+        values |= {f"seeds:{name}:below": in_words(below), f"seeds:{name}:n": in_words(len(finals)),
                    f"seeds:{name}:mean": f"{100 * sum(finals) / len(finals):.3f}%"}
     return values
 
@@ -416,8 +444,15 @@ def compared(seconds: float, reference: float) -> str:
 def report_markdown() -> str:
     """The experiment report: every seeds, search, ablation and benchmark record, with its table and its reading."""
     from .experiments import ablations_markdown, seeds_markdown
-    from .notes import (ABLATIONS_INTRO, ABLATIONS_READING, BENCHMARK_INTRO, BENCHMARK_READING, SEARCH_ORDER,
-                        TIME_TO_ACCURACY_INTRO, TIME_TO_ACCURACY_READING)
+    from .notes import (
+        ABLATIONS_INTRO,
+        ABLATIONS_READING,
+        BENCHMARK_INTRO,
+        BENCHMARK_READING,
+        SEARCH_ORDER,
+        TIME_TO_ACCURACY_INTRO,
+        TIME_TO_ACCURACY_READING,
+    )
     from .records import RESULTS
 
     searches = {p.stem.removeprefix("search_"): load_record(p) for p in sorted(RESULTS.glob("search_*.json"))
@@ -493,3 +528,21 @@ def seeds_section(records: list[dict], seeds_markdown) -> str:
         "A row names the settings in which its run differs from its model's recipe (`train --help` lists the "
         "recipes; the defaults are the main model's: peak lr 0.4, dropout 0.1).", "",
         seeds_markdown(records)])
+
+
+def placement_markdown(record: dict) -> str:
+    """Both placements' wall times (median over rounds) for the same runs, and which finished sooner."""
+    from .placement import PLACEMENTS
+
+    m = record["median"]
+    lines = ["| placement | wall time for the runs (s) | times the slower one's speed |", "|---|---:|---:|"]
+    slower = max(m.values())
+    lines += [f"| {PLACEMENTS[p]} | {m[p]:.1f} | {slower / m[p]:.2f}x |" for p in PLACEMENTS]
+    w = record["workload"]
+    lines += ["", f"Each round times {record['runs_per_round']} runs of the main config ({w['num_epochs']} epochs on "
+              f"{w['train_subset']:,} training images, each scored every epoch), every run in a fresh process, both "
+              f"placements alternating over {record['repeats']} rounds; medians. "
+              f"{PLACEMENTS[record['faster']][0].upper()}{PLACEMENTS[record['faster']][1:]} finished sooner, "
+              f"{max(record['ratio'], 1 / record['ratio']):.2f}x. Made by `{record['command']}` on "
+              f"{record['machine']}, {record['date']}."]
+    return "\n".join(lines)

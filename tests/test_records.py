@@ -1,0 +1,79 @@
+"""Every committed record re-makes itself: each run holds its whole config, which rebuilds its network with the
+parameter count the record holds, and `rerun --dry-run` lists exactly its runs."""
+import json
+
+import pytest
+
+from s4lib.cli import main
+from s4lib.lab.records import committed_records, load_record, record_runs, run_config
+from s4lib.lab.rerun import differences, run_title
+from s4lib.model import build_model, count_parameters
+from s4lib.project import shown
+
+RECORDS = committed_records()
+
+
+def test_there_are_records_of_every_kind():
+    kinds = {load_record(p).get("kind", "run") for p in RECORDS}
+    assert {"run", "seeds", "search", "ablations", "benchmark", "time_to_accuracy"} <= kinds
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.name)
+def test_every_run_rebuilds_its_network_with_the_recorded_parameter_count(path):
+    runs = record_runs(load_record(path))
+    assert runs
+    for run in runs:
+        config = run_config(run)  # every setting named, the architecture spelled out
+        assert count_parameters(build_model(config.architecture, config.dropout)) == run["num_params"], run_title(run)
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.name)
+def test_a_dry_run_lists_exactly_the_records_runs_and_trains_nothing(path, capsys, monkeypatch):
+    import s4lib.lab.placement
+    import s4lib.train
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dry run trained")
+    monkeypatch.setattr(s4lib.train, "train", refuse)
+    monkeypatch.setattr(s4lib.lab.placement, "run_plan", refuse)
+    before = path.read_bytes()
+    assert main(["rerun", shown(path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.rstrip("\n").splitlines()
+    runs = record_runs(load_record(path))
+    assert len(lines) == len(runs)
+    for k, (line, run) in enumerate(zip(lines, runs), start=1):
+        assert line.startswith(f"{k:3d}  {run_title(run)} ({run['config']['model']}): ")
+        assert line.endswith(differences(run["config"]))
+    assert path.read_bytes() == before
+
+
+def test_a_dry_run_says_how_a_run_differs_from_the_defaults(capsys):
+    assert main(["rerun", "notebooks/results/search_speed.json", "--dry-run", "--runs", "1"]) == 0
+    line = capsys.readouterr().out.rstrip("\n")
+    assert line.startswith("  1  pool after 3, seed 1 (s4-pool-3): architecture.block1 [8, 16, 16], "
+                           "architecture.block2 [16, 16, 16, 16], lr 0.1, dropout 0.05, validation 10000")
+
+
+def test_rerun_re_makes_the_picked_runs_from_the_record_alone(tmp_path, capsys, monkeypatch):
+    """A seeds record of two short runs: rerun --runs 2 trains run 2 again, as the record says, and nothing else."""
+    import s4lib.lab.placement as placement
+    from s4lib.lab.experiments import run_seeds
+    from s4lib.train import TrainConfig
+
+    config = TrainConfig(num_epochs=1, train_subset=640, test_subset=200, batch_size=64)
+    original = run_seeds(config, seeds=(1, 2), out=tmp_path / "s.json", placement="in_turn")
+    seen = []
+    real = placement.train
+    monkeypatch.setattr(placement, "train", lambda c: seen.append(c) or real(c))
+    assert main(["rerun", str(tmp_path / "s.json"), "--runs", "2", "--out", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert seen == [run_config(original["runs"][1])]
+    assert again["runs"][0] == original["runs"][0]  # run 1 is kept as it was
+    for key in ("final_test_acc", "final_test_loss", "first_losses"):  # run 2 repeats to the bit on one machine
+        assert again["runs"][1][key] == original["runs"][1][key]
+    assert again["rerun"]["runs"] == [2] and again["summary"] == original["summary"]
+
+
+def test_a_run_number_the_record_does_not_have_is_one_line(capsys):
+    assert main(["rerun", "notebooks/results/seeds_s4.json", "--runs", "9", "--dry-run"]) == 2
+    assert "the record has runs 1 to 5" in capsys.readouterr().err
