@@ -116,10 +116,13 @@ def measure(workload: TrainConfig, runs: int = 2, repeats: int = 3) -> dict:
     processes, one thread each), alternating `repeats` rounds; medians of one invocation."""
     import statistics
 
+    from ..model import build_model, count_parameters
+
     rounds = []
     for k in range(repeats):
         for placement in PLACEMENTS:
-            configs = [workload if placement == "in_turn" else replace(workload, threads=1)] * runs
+            config = workload if placement == "in_turn" else replace(workload, threads=1)
+            configs = [config] * runs
             t0 = time.perf_counter()
             if placement == "in_turn":
                 for c in configs:
@@ -129,10 +132,12 @@ def measure(workload: TrainConfig, runs: int = 2, repeats: int = 3) -> dict:
                         raise S4Error(f"a placement run failed: {done.stdout.strip().splitlines()[-1:]}")
             elif not run_side_by_side(configs, lambda k, entry: None, [f"pair {j + 1}" for j in range(runs)], 2):
                 raise S4Error("a placement run failed")
-            rounds.append(dict(placement=placement, round=k + 1, seconds=time.perf_counter() - t0))
+            rounds.append(dict(placement=placement, round=k + 1, config=config_record(config),
+                               num_params=count_parameters(build_model(config.architecture, config.dropout)),
+                               seconds=time.perf_counter() - t0))
             print(f"round {k + 1}/{repeats} {PLACEMENTS[placement]}: {rounds[-1]['seconds']:.1f} s", flush=True)
     median = {p: statistics.median(r["seconds"] for r in rounds if r["placement"] == p) for p in PLACEMENTS}
-    return dict(rounds=rounds, median=median, faster=min(median, key=median.get))
+    return dict(runs=rounds, median=median, faster=min(median, key=median.get))
 
 
 PLACEMENT_RUNS = 2  # runs per round and placement: one pair
@@ -147,8 +152,8 @@ def placement_record(workload: TrainConfig, repeats: int, command: str) -> dict:
 
     measured = measure(workload, PLACEMENT_RUNS, repeats)
     return dict(kind="placement", command=command, machine=machine(), date=dt.date.today().isoformat(),
-                cpu_count=os.cpu_count(), repeats=repeats, runs_per_round=PLACEMENT_RUNS,
-                workload=config_record(workload), placements=PLACEMENTS, **measured,
+                cpu_count=os.cpu_count(), repeats=repeats, runs_per_round=PLACEMENT_RUNS, placements=PLACEMENTS,
+                **measured,
                 ratio=measured["median"]["in_turn"] / measured["median"]["pairs"])
 
 

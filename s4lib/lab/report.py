@@ -538,7 +538,7 @@ def placement_markdown(record: dict) -> str:
     lines = ["| placement | wall time for the runs (s) | times the slower one's speed |", "|---|---:|---:|"]
     slower = max(m.values())
     lines += [f"| {PLACEMENTS[p]} | {m[p]:.1f} | {slower / m[p]:.2f}x |" for p in PLACEMENTS]
-    w = record["workload"]
+    w = next(r["config"] for r in record["runs"] if r["placement"] == "in_turn")
     lines += ["", f"Each round times {record['runs_per_round']} runs of the main config ({w['num_epochs']} epochs on "
               f"{w['train_subset']:,} training images, each scored every epoch), every run in a fresh process, both "
               f"placements alternating over {record['repeats']} rounds; medians. "

@@ -17,6 +17,8 @@ LABELS = ("name", "model", "variant", "row", "lever")
 def run_title(run: dict) -> str:
     """How a run is named in a listing: its label and seed."""
     label = next((f"{run[k]}" for k in LABELS if k in run and k != "model"), None) or run["config"]["model"]
+    if "placement" in run:
+        label = f"{run['placement']}, round {run['round']}"
     return f"{label}, seed {run['config']['seed']}"
 
 
@@ -84,6 +86,10 @@ def remake(record: dict, picked: list[int]) -> dict | None:
         return remake_benchmark(record, picked)
     if kind == "time_to_accuracy":
         return remake_time_to_accuracy(record, picked)
+    if kind == "placement":  # its runs are rounds of one measurement: re-made whole
+        from .placement import placement_record
+
+        return placement_record(run_config(record["runs"][0]), record["repeats"], record["command"])
     raise S4Error(f"a record of kind {kind!r} has no runs to re-make")
 
 
