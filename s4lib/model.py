@@ -10,7 +10,7 @@ from torch import nn
 from .errors import S4Error
 
 DROPOUT = 0.1  # the main model's drop probability (TrainConfig's default)
-DROPOUT_PLACES = ("all", "after_pool")
+DROPOUT_PLACES = ("all", "after_pool", "head")
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,9 @@ class Architecture:
     block2: tuple[int, ...]  # widths of the 3x3 convs after the max-pool
     batchnorm: bool = True  # BatchNorm after every conv (False: the convs get biases instead)
     spatial_dropout: bool = False  # True: Dropout2d zeroes whole channels (one random draw per channel, not per pixel)
-    # which 3x3 convs get dropout (never the last): "all" of them, or only those "after_pool", where the maps are
-    # a quarter of the size, so a quarter of the random draws, which cost much of a CPU training step
+    # where dropout goes: after "all" 3x3 convs but the last, only those "after_pool", where the maps are a quarter of
+    # the size (a quarter of the random draws, which cost much of a CPU training step), or only on the "head": the
+    # averaged features entering the Linear layer, one draw per channel and image
     dropout_at: str = "all"
     padded: int = 0  # how many of block1's first convs pad by 1 pixel, keeping 28x28: more positions, no parameters
     # True: block2's 3x3 convs are depthwise-separable, a 3x3 conv per channel and a 1x1 conv mixing them:
@@ -150,13 +151,16 @@ class Net(nn.Module):
             c = width
         layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm)))
         c = arch.squeeze or c
+        late = 0.0 if arch.dropout_at == "head" else dropout
         for k, width in enumerate(arch.block2, start=len(arch.block1) + 1):
             # no dropout right before GAP: the last block's features go straight to the prediction
             last = k == len(arch.block1) + len(arch.block2)
-            layers.append((f"conv{k}", conv_block(c, width, 0.0 if last else dropout, arch.batchnorm,
+            layers.append((f"conv{k}", conv_block(c, width, 0.0 if last else late, arch.batchnorm,
                                                    arch.spatial_dropout, separable=arch.separable)))
             c = width
         layers.append(("gap", nn.AdaptiveAvgPool2d(1)))
+        if arch.dropout_at == "head" and dropout > 0:
+            layers.append(("dropout", nn.Dropout(dropout)))
         self.features = nn.Sequential(OrderedDict(layers))
         self.fc = nn.Linear(c, 10)
 

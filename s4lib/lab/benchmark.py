@@ -369,7 +369,8 @@ def main(argv: list[str] | None = None) -> None:
     # a child measures one task in its own process (see run_child)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--option", default="", choices=OPTIONS, help=argparse.SUPPRESS)
-    p.add_argument("--task", default="measure", choices=("measure", "peak", "profile", "run"), help=argparse.SUPPRESS)
+    p.add_argument("--task", default="measure", choices=("measure", "peak", "profile", "run", "layers"),
+                   help=argparse.SUPPRESS)
     p.add_argument("--sync-every", type=int, default=SYNC_EVERY, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.command_text = "python -m s4lib.lab.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -392,6 +393,10 @@ def child_task(task: str, config: TrainConfig, option: str = "", sync_every: int
         return dict(top=profile_steps(config))
     if task == "run":
         return whole_run(config)
+    if task == "layers":
+        from .profile import profile_design
+
+        return profile_design(config)
     return measure_once(config, option, sync_every)
 
 

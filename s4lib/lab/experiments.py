@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ..errors import S4Error
 from ..files import check_output
-from ..model import PRESETS, SETTING_PHRASES
+from ..model import PRESETS, SETTING_PHRASES, Architecture
 from ..project import shown
 from ..results import TrainResult
 from ..train import TRAIN_CHECK_IMAGES, TrainConfig
@@ -140,8 +140,45 @@ def run_seeds(config: TrainConfig, seeds=SEEDS, out: str | Path | None = None, c
 
 
 MAIN = PRESETS["s4"]
+# the fast designs: the max-pool right after the first conv, so every later conv runs on 13x13 maps and smaller, no
+# 1x1 squeeze, and dropout only on the averaged features (the profile puts per-pixel dropout at an eighth of a step)
+POOL_FIRST_16 = Architecture(block1=(8,), squeeze=0, block2=(16, 16, 16, 16, 16), dropout_at="head")
+POOL_FIRST_24 = Architecture(block1=(8,), squeeze=0, block2=(24, 24, 24, 24), dropout_at="head")
+FAST_RECIPE = dict(dropout=0.05, eval_every=0, memory_format="nchw")  # scored once, at the end; NCHW measured faster
+FAST_BAR = dict(every_seed=0.9930, mean=0.9935)  # validation accuracy the rule of the search fast-2 asks for
 # Design searches, judged on validation images held out of the training set (the test set is never read).
-SEARCHES: dict[str, Search] = {}
+SEARCHES: dict[str, Search] = {
+    "fast-2": Search(
+        question="which design of its own trains fastest to an accuracy that predicts 99.4% on every test seed: the "
+                 "max-pool right after the first conv, 16 or 24 channels after it, dropout on the averaged features "
+                 "only, scored once at the end, in 3 to 5 epochs",
+        rule=(f"Accurate enough: every one of the five seeds at {100 * FAST_BAR['every_seed']:.2f}% or more on the "
+              f"validation images and their mean at {100 * FAST_BAR['mean']:.2f}% or more. Validation sits below "
+              "test here (the models train on 50,000 images, not 60,000): over the designs that have both records, "
+              "the test mean was 0.10 to 0.19 points above the validation mean and the lowest test seed 0.08 to "
+              "0.21 points above the lowest validation seed; the main config meets this bar on validation (lowest "
+              "99.32%, mean 99.36% over five seeds) and ended every test seed at 99.45% or more, while the main "
+              "model in 5 epochs (lowest 99.24%, mean 99.25%) and micro-sep-5 (lowest 99.25%) did not meet it and "
+              "each ended a test seed below 99.4%. Of the candidates accurate enough, the one with the least median "
+              "whole-run time in this search (every run placed the same way) becomes the preset fast; if none is "
+              "accurate enough, the nearest does, the one whose shortfall (below the seed bar by its lowest seed "
+              "plus below the mean bar by its mean) is least, and the report says by how much it falls short. Only "
+              "the chosen one is then trained on all 60,000 training images for seeds 1 to 5 and tested once, and "
+              "that test run is reported whatever it gives."),
+        base=dict(FAST_RECIPE), seeds=(1, 2, 3, 4, 5),
+        candidates={
+            "16 wide, 4 epochs": Candidate("max-pool after conv1 (8), five 3x3 convs of 16, 4 epochs",
+                                           dict(model="pool-first-16", architecture=POOL_FIRST_16, num_epochs=4)),
+            "16 wide, 5 epochs": Candidate("the same in 5 epochs",
+                                           dict(model="pool-first-16", architecture=POOL_FIRST_16, num_epochs=5)),
+            "16 wide, 5 epochs, milder augmentation": Candidate(
+                "the same with rotation up to 5 degrees and shift up to 1 pixel (not 7 and 2)",
+                dict(model="pool-first-16", architecture=POOL_FIRST_16, num_epochs=5, max_rotation_deg=5.0,
+                     max_shift_px=1.0)),
+            "24 wide, 3 epochs": Candidate("max-pool after conv1 (8), four 3x3 convs of 24, 3 epochs",
+                                           dict(model="pool-first-24", architecture=POOL_FIRST_24, num_epochs=3)),
+        }),
+}
 
 
 def run_search(name: str, overrides: dict | None = None, out: str | Path | None = None, command: str | None = None,
