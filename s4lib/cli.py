@@ -54,7 +54,9 @@ def check_workbook_outputs(args) -> tuple[Path, dict[str, Path]]:
 
         for tool in (("soffice", "libreoffice"), ("pdftotext",), ("pdftoppm",)):
             find_tool(*tool)  # a missing tool is reported now, not after the workbook is written
-        pngs |= {"summary": images / "workbook_summary.png", "iterations": images / "workbook_iterations.png"}
+        from .workbook import SCREENSHOTS, SUMMARY_PICTURE
+
+        pngs |= {name: images / name for name in (SUMMARY_PICTURE, *SCREENSHOTS)}
     check_output(out, "--out")  # .xlsx and .png: the workbook never collides with a picture
     for png in pngs.values():
         check_output(png, "--images")
@@ -63,9 +65,8 @@ def check_workbook_outputs(args) -> tuple[Path, dict[str, Path]]:
 
 def cmd_workbook(args) -> None:
     from .backprop import error_table_markdown, run_all
-    from .libreoffice import render_pages_with
     from .plots import plot_error_curves
-    from .workbook import sheet_name, write_workbook
+    from .workbook import render_screenshots, write_workbook
 
     check_workbook_schedule(args)
     out, pngs = check_workbook_outputs(args)
@@ -83,10 +84,7 @@ def cmd_workbook(args) -> None:
     print(f"wrote {shown(pngs['curves'])}")
     if not args.no_render:
         # the pictures come from the file just written, recalculated by LibreOffice
-        shots = render_pages_with(path, {"Backpropagation by hand": pngs["summary"],
-                                         f"Sheet '{sheet_name(args.screenshot_lr)}'": pngs["iterations"]},
-                                  dpi=args.dpi)
-        for png in shots.values():
+        for png in render_screenshots(path, Path(args.images), args.screenshot_lr, args.dpi):
             print(f"wrote {shown(png)}")
     print()
     print(error_table_markdown(histories, [n for n in (1, 10, 50, 100) if n <= args.iterations]))

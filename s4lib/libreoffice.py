@@ -95,3 +95,50 @@ def render_pages_with(xlsx: str | Path, wanted: dict[str, Path], dpi: int = 150)
                 raise S4Error(f"no page of {xlsx} rendered with the text {needle!r}")
             done[needle] = render_page(pdf, pages[0], png, dpi)
         return done
+
+
+MAX_WIDTH = 1200  # pixels: a picture wider than this is shrunk before GitHub's page shrinks it further
+
+
+def grid_lines(dark, length: int) -> list[int]:
+    """Positions of the rendered sheet's grid lines along one axis: runs of pixels dark over most of the sheet."""
+    xs = [x for x in range(length) if dark[x] > 0.6]
+    runs: list[list[int]] = []
+    for x in xs:
+        if runs and x - runs[-1][-1] <= 1:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    return [run[0] for run in runs]
+
+
+def crop_columns(png: Path, columns: tuple[int, int], out: Path, skip_rows: int = 1) -> Path:
+    """A picture of some columns of a rendered sheet (spreadsheet numbers, A = 1, both ends included) beside its
+    row headings and column A, without its first skip_rows rows; shrunk to MAX_WIDTH if wider."""
+    import numpy as np
+    from PIL import Image
+
+    img = Image.open(png).convert("RGB")
+    gray = np.asarray(img.convert("L")) < 170
+    xs, ys = grid_lines(gray.mean(axis=0), img.width), grid_lines(gray.mean(axis=1), img.height)
+    first, last = columns
+    if len(xs) < last + 2 or len(ys) < skip_rows + 3:
+        raise S4Error(f"{png}: found {len(xs) - 2} columns and {len(ys) - 2} rows, fewer than the crop asks for")
+    pixels = np.asarray(img)
+    keep_x = np.r_[xs[0]:xs[2] + 1, xs[first]:xs[last + 1] + 1]  # row headings and column A, then the columns
+    keep_y = np.r_[ys[0]:ys[1] + 1, ys[1 + skip_rows] + 1:ys[-1] + 1]  # column letters, then the rows kept
+    piece = Image.fromarray(pixels[np.ix_(keep_y, keep_x)])
+    canvas = Image.new("RGB", (piece.width + 24, piece.height + 24), "white")
+    canvas.paste(piece, (12, 12))
+    return save_within(canvas, out)
+
+
+def save_within(img, out: Path, max_width: int = MAX_WIDTH) -> Path:
+    """Save a picture, shrunk (keeping its proportions) where it is wider than max_width."""
+    from PIL import Image
+
+    if img.width > max_width:
+        img = img.resize((max_width, round(img.height * max_width / img.width)), Image.LANCZOS)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out, optimize=True)
+    return out

@@ -51,34 +51,3 @@ def strip_timing(path: Path) -> None:
     for cell in nb["cells"]:
         cell.get("metadata", {}).pop("execution", None)
     write(nb, path)
-
-
-WORKBOOK_PICTURE = "workbook_iterations.png"  # shown in notebook 01, carried inside it so it shows anywhere
-
-
-def embed_picture(path: Path, png: Path) -> bool:
-    """Carry png inside the notebook as the attachment its markdown shows (`attachment:NAME`), so the picture
-    appears in Jupyter, Colab, on GitHub and in a download alike; True if the file changes."""
-    import base64
-
-    nb = read(path)
-    link = f"(attachment:{png.name})"
-    cells = [c for c in nb["cells"] if c["cell_type"] == "markdown" and link in "".join(c["source"])]
-    if len(cells) != 1:
-        raise ValueError(f"{path}: needs exactly one markdown cell showing {link[1:-1]}, found {len(cells)}")
-    attachments = {png.name: {"image/png": base64.b64encode(Path(png).read_bytes()).decode("ascii")}}
-    if cells[0].get("attachments") == attachments:
-        return False
-    cells[0]["attachments"] = attachments
-    write(nb, path)
-    return True
-
-
-def attached(path: Path, name: str) -> bytes | None:
-    """The bytes of a notebook's attachment called name, or None."""
-    import base64
-
-    for c in read(path)["cells"]:
-        if name in c.get("attachments", {}):
-            return base64.b64decode(c["attachments"][name]["image/png"])
-    return None

@@ -16,7 +16,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 
-from .backprop import CLASS_VALUES, COLUMNS, LEARNING_RATES, NUM_ITERATIONS, Problem, check_schedule, run_all
+from .backprop import (CLASS_VALUES, COLUMNS, ERRORS, FORWARD, GRADIENTS, LEARNING_RATES, NUM_ITERATIONS, WEIGHTS,
+                       Problem, check_schedule, run_all)
 from .files import write_bytes_atomic
 
 SUMMARY = "Summary"
@@ -348,3 +349,30 @@ def write_workbook(path: str | os.PathLike = "backprop.xlsx", learning_rates=LEA
     path = Path(path)
     write_bytes_atomic(path, repack(saved.getvalue(), values, doc_date()))
     return path
+
+
+SUMMARY_PICTURE = "workbook_summary.png"  # the Summary sheet: inputs, E_total per learning rate, the chart
+# the iterations of one learning rate's sheet in three pictures narrow enough to read on GitHub, each beside the
+# iteration column: picture -> the columns it shows
+SCREENSHOTS = {"workbook_weights.png": WEIGHTS, "workbook_forward.png": FORWARD + ERRORS,
+               "workbook_gradients.png": GRADIENTS}
+
+
+def render_screenshots(xlsx: Path, images: Path, lr: float = 1.0, dpi: int = 170) -> list[Path]:
+    """The Summary sheet and the first page of the sheet of learning rate lr, rendered by LibreOffice from the file
+    (so every number is its recalculation), cropped into the pictures SCREENSHOTS names."""
+    import tempfile
+
+    from .libreoffice import crop_columns, render_pages_with, save_within
+
+    with tempfile.TemporaryDirectory(prefix="s4-shots-") as tmp:
+        summary, sheet = Path(tmp) / "summary.png", Path(tmp) / "sheet.png"
+        render_pages_with(xlsx, {"Backpropagation by hand": summary, f"Sheet '{sheet_name(lr)}'": sheet}, dpi=dpi)
+        from PIL import Image
+
+        done = [save_within(Image.open(summary), images / SUMMARY_PICTURE)]
+        for name, keys in SCREENSHOTS.items():
+            span = (COLUMNS.index(keys[0]) + 1, COLUMNS.index(keys[-1]) + 1)
+            done.append(crop_columns(sheet, span, images / name))
+    return done
+

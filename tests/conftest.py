@@ -41,3 +41,12 @@ def runs_in_turn(monkeypatch):
     real = placement.default_placement
     monkeypatch.setattr(placement, "default_placement", lambda: "in_turn")
     return real
+
+
+@pytest.fixture(autouse=True)
+def on_the_cpu(request, monkeypatch):
+    """Every test but those marked gpu runs on the CPU, where runs repeat to the bit, whatever GPU the machine has."""
+    if "gpu" not in request.keywords:
+        import s4lib.device
+
+        monkeypatch.setattr(s4lib.device, "available", lambda name: name == "cpu")

@@ -168,13 +168,23 @@ def test_missing_libreoffice_is_reported_before_writing(job, capsys, monkeypatch
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
-def test_rendering_writes_the_workbook_and_all_three_pictures(job, capsys):
-    argv = workbook_argv(job, "--lr", "0.5", "1", "--iterations", "3", "--dpi", "30")
+def test_rendering_writes_the_workbook_and_pictures_narrow_enough_for_github(job, capsys):
+    from PIL import Image
+
+    from s4lib.libreoffice import MAX_WIDTH
+    from s4lib.workbook import SCREENSHOTS, SUMMARY_PICTURE
+
+    argv = workbook_argv(job, "--lr", "0.5", "1", "--iterations", "3", "--dpi", "170")
     assert main(argv) == 0
-    assert capsys.readouterr().out.count("wrote ") == 4
+    assert capsys.readouterr().out.count("wrote ") == 2 + 1 + len(SCREENSHOTS)
     assert (job / "out" / "b.xlsx").read_bytes()[:2] == b"PK"
-    assert sorted(p.name for p in (job / "img").iterdir()) == ["error_curves.png", "workbook_iterations.png",
-                                                                 "workbook_summary.png"]
+    assert sorted(p.name for p in (job / "img").iterdir()) == sorted(["error_curves.png", SUMMARY_PICTURE,
+                                                                      *SCREENSHOTS])
+    widths = {name: Image.open(job / "img" / name).width for name in (SUMMARY_PICTURE, *SCREENSHOTS)}
+    assert all(w <= MAX_WIDTH for w in widths.values()), widths
+    # each crop shows its columns beside the iteration column: more columns, a wider picture
+    crops = sorted(SCREENSHOTS, key=lambda name: len(SCREENSHOTS[name]))
+    assert [widths[name] for name in crops] == sorted(widths[name] for name in crops)
 
 
 @pytest.mark.parametrize("name, message", [

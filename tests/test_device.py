@@ -14,8 +14,9 @@ DATA = str(Path(__file__).resolve().parents[1] / "data")
 SMALL = TrainConfig(num_epochs=2, batch_size=64, lr=0.05, train_subset=3000, test_subset=1000, data_root=DATA)
 
 
-def test_auto_is_cuda_when_there_is_one_else_cpu():
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+def test_auto_is_the_cpu_where_there_is_no_gpu():
+    # the tests pin every device to the CPU (tests/conftest.py); tests/test_gpu.py checks auto on a GPU
+    assert resolve_device("auto").type == "cpu"
     assert resolve_device("cpu") == torch.device("cpu")
 
 
@@ -27,13 +28,11 @@ def test_unknown_device_is_a_clear_error(name):
         resolve_device(name)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_asking_for_a_missing_gpu_is_a_clear_error():
     with pytest.raises(S4Error, match="'cuda' is not available"):
         resolve_device("cuda")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_a_cpu_run_is_the_same_run_whether_the_device_is_named_or_found():
     # the device support must not change one random draw or one operation on the CPU: naming the CPU and letting
     # "auto" find it give the same numbers to the last bit (exact numbers differ between CPU models, so none are
@@ -47,6 +46,7 @@ def test_a_cpu_run_is_the_same_run_whether_the_device_is_named_or_found():
     assert [e.train_loss for e in named.history] == [e.train_loss for e in found.history]
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 def test_one_short_epoch_on_the_gpu_learns():
     result = train(replace(SMALL, num_epochs=1, device="cuda"), verbose=False)

@@ -137,13 +137,14 @@ def test_separable_convs_see_as_far_as_full_ones():
     assert count_parameters(build_model("micro-sep-5")) < count_parameters(full) / 3
 
 
-def test_fast_is_the_main_model_trained_in_fewer_epochs():
+def test_fast_is_a_design_of_its_own_that_meets_the_assignment_and_is_scored_once():
     from s4lib.train import TrainConfig
 
-    assert PRESETS["fast"] == PRESETS["s4"]
-    torch.manual_seed(0)
     fast = build_model("fast")
-    torch.manual_seed(0)
-    main = build_model("s4")
-    assert all(torch.equal(a, b) for a, b in zip(fast.state_dict().values(), main.state_dict().values()))
-    assert TrainConfig.preset("fast").num_epochs < TrainConfig.preset("s4").num_epochs
+    assert count_parameters(fast) < 20_000
+    assert {"BatchNorm2d", "Dropout", "AdaptiveAvgPool2d", "Linear"} <= layer_types(fast)
+    assert [type(m).__name__ for m in fast.features.transition] == ["MaxPool2d"]  # right after the first conv
+    assert isinstance(fast.features[-1], nn.Dropout)  # on the averaged features only
+    assert sum(isinstance(m, nn.Dropout) for m in fast.modules()) == 1
+    config = TrainConfig.preset("fast")
+    assert config.num_epochs < 20 and config.eval_every == 0 and config.num_epochs < TrainConfig.preset("s4").num_epochs

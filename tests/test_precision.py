@@ -32,7 +32,6 @@ def test_auto_takes_bf16_only_where_the_hardware_computes_it():
     assert resolve_precision("fp32", cpu) == "fp32"
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_fp16_needs_a_gpu_and_a_bad_value_is_one_line(capsys):
     with pytest.raises(S4Error, match="fp16 needs a GPU"):
         resolve_precision("fp16", torch.device("cpu"))

@@ -142,9 +142,16 @@ def test_shown_paths_are_relative_to_the_clone():
     assert shown("data") == "data"
 
 
-def test_notebook_01_carries_the_workbook_picture_it_shows():
-    from s4lib.notebooks import WORKBOOK_PICTURE, attached
+def test_notebook_01_shows_the_workbook_pictures_as_outputs_and_the_code_beside_the_derivation():
+    import base64
 
-    nb = ROOT / "notebooks" / NOTEBOOKS[0]
-    assert f"(attachment:{WORKBOOK_PICTURE})" in nb.read_text()
-    assert attached(nb, WORKBOOK_PICTURE) == (ROOT / "images" / WORKBOOK_PICTURE).read_bytes()
+    from s4lib.workbook import SCREENSHOTS, SUMMARY_PICTURE
+
+    nb = read(ROOT / "notebooks" / NOTEBOOKS[0])
+    shown_pngs = [base64.b64decode(o["data"]["image/png"]) for c in nb["cells"] if c["cell_type"] == "code"
+                  for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    for picture in (SUMMARY_PICTURE, *SCREENSHOTS):
+        assert (ROOT / "images" / picture).read_bytes() in shown_pngs, picture
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert all(f"show_code({f})" in code for f in ("forward", "gradients", "step"))
+    assert "attachment:" not in (ROOT / "notebooks" / NOTEBOOKS[0]).read_text()

@@ -14,7 +14,7 @@ WORD_BUDGET = 4_000
 
 
 def setup_commands():
-    section = README.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
 
@@ -63,10 +63,13 @@ def test_readme_keeps_its_word_budget():
     assert len(README.split()) <= WORD_BUDGET, f"README.md has {len(README.split())} words, the budget is {WORD_BUDGET}"
 
 
-def test_the_checklist_comes_first_and_the_concept_answers_in_the_first_half():
+def test_the_quick_start_and_the_checklist_come_first_and_the_concept_answers_in_the_first_half():
     lines = README.splitlines()
     headings = [k for k, line in enumerate(lines) if line.startswith("## ")]
-    assert lines[headings[0]] == "## Assignment checklist"
+    assert [lines[k] for k in headings[:2]] == ["## Quick start", "## Assignment checklist"]
+    quick = "\n".join(lines[headings[0]:headings[1]])
+    assert headings[0] < 60 and "make reproduce" in quick and "make test" in quick and "Colab" in quick
+    assert "(#publishing-it-on-github)" in quick  # the way to hand it in, reached from the first screen
     concepts = lines.index("### Why the network looks like this")
     assert concepts < len(lines) / 2 and len(" ".join(lines[:concepts]).split()) < len(README.split()) / 2
 
@@ -81,24 +84,25 @@ def test_the_report_is_what_the_records_make_now():
     assert REPORT.read_text() == report_markdown(), "the experiment report is stale: run `python -m s4lib readme`"
 
 
+SECTIONS = {"ablations": "## Ablations", "benchmark": "## Benchmark", "time_to_accuracy": "## Time to accuracy",
+            "placement": "## Placement", "profile": "## Profile", "gpu_check": "## GPU check"}
+
+
 def test_the_report_has_a_section_for_every_committed_record():
     report = REPORT.read_text()
     for path in sorted(p for p in REPORT.parent.glob("*.json") if ".partial" not in p.name):
         record = json.loads(path.read_text())
-        if path.name == "s4_main.json":  # notebook 02's run: the README's result
-            assert "mnist-results" in generated_blocks()
-        elif path.name.startswith("search_"):
+        kind = record.get("kind")
+        if kind is None:  # notebook 02's run: the README's result
+            assert "history" in record and "mnist-results" in generated_blocks()
+        elif path.name == "ablations_test-set.json":
+            assert "## Earlier ablations, scored on the test set" in report and path.name in report
+        elif kind == "search":
             assert f"### Search {record['search']}:" in report, path.name
-        elif path.name.startswith("seeds_"):
+        elif kind == "seeds":
             assert f"Made by `{record['command']}` on {record['machine']}" in report, path.name
-        elif path.name == "ablations.json":
-            assert "## Ablations" in report and f"`{record['command']}`" in report
-        elif path.name == "benchmark.json":
-            assert "## Benchmark" in report and f"`{record['command']}`" in report
-        elif path.name == "time_to_accuracy.json":
-            assert "## Time to accuracy" in report and f"`{record['command']}`" in report
         else:
-            pytest.fail(f"{path.name}: a record the report does not know")
+            assert SECTIONS[kind] in report and f"`{record['command']}`" in report, path.name
 
 
 def links(text: str) -> list[str]:

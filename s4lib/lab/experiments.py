@@ -3,6 +3,7 @@ ablations; each recorded as JSON with every run's whole config, so the record al
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from typing import NamedTuple
 
 from ..errors import S4Error
 from ..files import check_output
-from ..model import PRESETS, SETTING_PHRASES, Architecture
+from ..model import PRESETS, SETTING_PHRASES, Architecture, setting_phrase
 from ..project import shown
 from ..results import TrainResult
 from ..train import TRAIN_CHECK_IMAGES, TrainConfig
@@ -56,14 +57,17 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def run_entry(result: TrainResult) -> dict:
-    """What every experiment record keeps of one run: its config, final numbers, timing and the whole history."""
+    """What every experiment record keeps of one run: its config, final numbers, timing and the whole history. A run
+    whose loss diverged has no final numbers (None) and says where it diverged."""
     h, record = result.history, result.to_dict()
-    return dict(seed=result.config.seed, config=record["config"], num_params=result.num_params,
-                final_test_acc=h[-1].test_acc, final_train_acc=h[-1].train_acc,
-                final_train_check_acc=h[-1].train_check_acc, final_test_loss=h[-1].test_loss,
+    last = h[-1] if h and not result.diverged else None
+    final = {f"final_{key}": getattr(last, key) if last else None
+             for key in ("test_acc", "train_acc", "train_check_acc", "test_loss")}
+    return dict(seed=result.config.seed, config=record["config"], num_params=result.num_params, **final,
                 first_losses=result.first_losses, last3_test_acc=[e.test_acc for e in h[-3:]],
                 seconds=sum(e.seconds + e.test_seconds for e in h), wall_seconds=result.wall_seconds,
-                epoch_seconds=statistics.median(e.seconds for e in h), history=record["history"])
+                epoch_seconds=statistics.median(e.seconds for e in h) if h else None, history=record["history"],
+                **({"diverged": result.diverged} if result.diverged else {}))
 
 
 def new_record(kind: str, command: str | None, plan: list[PlannedRun], placement: str, **fields) -> dict:
@@ -96,7 +100,7 @@ def run_and_record(plan: list[PlannedRun], record: dict, out: Path,
     from .placement import run_plan
 
     progress = partial_path(out)
-    done: dict[int, dict] = {}
+    done = finished_before(plan, progress)
 
     def keep(k: int, entry: dict) -> None:  # runs placed side by side may finish out of order: keep the plan's
         done[k] = plan[k].labels | entry
@@ -107,7 +111,13 @@ def run_and_record(plan: list[PlannedRun], record: dict, out: Path,
 
     titles = [f"{p.labels.get('name') or p.labels.get('model')}, seed {p.config.seed} ({k + 1} of {len(plan)})"
               for k, p in enumerate(plan)]
-    finished = run_plan([p.config for p in plan], record["placement"], keep, titles)
+    todo = [k for k in range(len(plan)) if k not in done]
+    if done:
+        print(f"{shown(progress)} holds {len(done)} of the {len(plan)} runs already: the other {len(todo)} run now",
+              flush=True)
+        record["runs"] = [done[j] for j in sorted(done)]
+    finished = run_plan([plan[k].config for k in todo], record["placement"], lambda j, entry: keep(todo[j], entry),
+                        [titles[k] for k in todo])
     if not finished:
         record["incomplete"] = True
         kept = f"{shown(progress)} keeps the {len(record['runs'])} run(s) that finished; " if record["runs"] else ""
@@ -117,6 +127,21 @@ def run_and_record(plan: list[PlannedRun], record: dict, out: Path,
     progress.unlink(missing_ok=True)
     print(f"wrote {shown(out)}", flush=True)
     return record
+
+
+def finished_before(plan: list[PlannedRun], progress: Path) -> dict[int, dict]:
+    """The planned runs an interrupted invocation of the same experiment finished, by their place in the plan."""
+    from ..checkpoint import config_record
+    from .records import load_record, run_identity
+
+    if not progress.exists():
+        return {}
+
+    def key(run: dict) -> str:  # a run's identity, written out so that it can be looked up
+        return json.dumps(run_identity(run), sort_keys=True)
+    wanted = {key(p.labels | dict(seed=p.config.seed, config=config_record(p.config))): k for k, p in enumerate(plan)}
+    runs = load_record(progress).get("runs", [])
+    return {wanted[key(r)]: r for r in runs if key(r) in wanted}
 
 
 def placed(plan: list[PlannedRun], placement: str) -> list[PlannedRun]:
@@ -309,10 +334,21 @@ def runs_by_name(runs: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def mean_and_range(accs: list[float]) -> str:
-    """A mean accuracy in percent, with the range over seeds in brackets when there are several."""
-    spread = f" ({100 * min(accs):.2f}–{100 * max(accs):.2f})" if len(accs) > 1 else ""
-    return f"{100 * statistics.mean(accs):.2f}%{spread}"
+def mean_and_range(accs: list[float | None]) -> str:
+    """A mean accuracy in percent, with the range over seeds in brackets when there are several; seeds whose loss
+    diverged (None) are counted apart."""
+    ended = [a for a in accs if a is not None]
+    diverged = f"diverged on {len(accs) - len(ended)} of {len(accs)} seeds" if len(ended) < len(accs) else ""
+    if not ended:
+        return diverged
+    spread = f" ({100 * min(ended):.2f}–{100 * max(ended):.2f})" if len(ended) > 1 else ""
+    return f"{100 * statistics.mean(ended):.2f}%{spread}" + (f"; {diverged}" if diverged else "")
+
+
+def mean_of(values: list[float | None]) -> float | None:
+    """The mean of the values a record holds (None for a run that diverged), or None if it holds none."""
+    held = [v for v in values if v is not None]
+    return statistics.mean(held) if held else None
 
 
 def made_by(record: dict, path: str | Path | None = None) -> str:
@@ -332,7 +368,7 @@ def search_markdown(record: dict, path: str | Path | None = None) -> str:
     for c, runs in runs_by_name(record["runs"]).items():
         lines.append(f"| {c} | {runs[0]['what']} | {runs[0]['num_params']:,} | "
                      f"{mean_and_range([r['final_test_acc'] for r in runs])} | "
-                     f"{statistics.mean(r['epoch_seconds'] for r in runs):.1f} |")
+                     f"{mean_of([r['epoch_seconds'] for r in runs]) or 0:.1f} |")
     held = first_config(record)["validation"]
     epochs = statistics.mode(r["config"]["num_epochs"] for r in record["runs"])
     lines += ["", f"{epochs} epochs unless the candidate names another number, on "
@@ -361,7 +397,7 @@ def seeds_markdown(records: list[dict]) -> str:
 
 
 # how a table names a training setting that differs from the model's recipe (epochs have a column of their own)
-LABEL_PHRASES = {k: v for k, v in SETTING_PHRASES.items() if k != "num_epochs"}
+LABEL_SETTINGS = [k for k in SETTING_PHRASES if k not in ("num_epochs", "memory_format")]  # the layout: no recipe
 
 
 def model_label(config: dict) -> str:
@@ -370,7 +406,7 @@ def model_label(config: dict) -> str:
     from dataclasses import asdict
 
     reference = asdict(TrainConfig.preset(config["model"]) if config["model"] in PRESETS else TrainConfig())
-    changed = [words.format(config[k]) for k, words in LABEL_PHRASES.items() if config[k] != reference[k]]
+    changed = [setting_phrase(k, config[k]) for k in LABEL_SETTINGS if config[k] != reference[k]]
     return config["model"] + (f" ({', '.join(changed)})" if changed else "")
 
 
@@ -379,22 +415,22 @@ def ablations_markdown(record: dict, path: str | Path | None = None) -> str:
     whether the baseline's own spread over seeds covers it, the training-set check, and seconds per epoch."""
     groups = runs_by_name(record["runs"])
     acc = {name: [r["final_test_acc"] for r in runs] for name, runs in groups.items()}
-    base = acc.get("baseline")
+    base = [a for a in acc.get("baseline", []) if a is not None]
     split = "validation" if first_config(record)["validation"] else "test"
     lines = [f"| variant | what changes | parameters | final {split} acc | vs baseline | beyond the noise? | "
              "train check acc | s / epoch |", "|---|---|---:|---:|---:|:---:|---:|---:|"]
     for name in sorted(groups, key=ablation_order):
         runs = groups[name]
-        mean = statistics.mean(acc[name])
+        mean = mean_of(acc[name])
         delta = beyond = ""
-        if base and name != "baseline":
+        if base and name != "baseline" and mean is not None:
             delta = f"{100 * (mean - statistics.mean(base)):+.2f}"
             beyond = "no" if min(base) <= mean <= max(base) else ("higher" if mean > max(base) else "lower")
-        checks = [r["final_train_check_acc"] for r in runs if r.get("final_train_check_acc") is not None]
-        check = f"{100 * statistics.mean(checks):.2f}%" if checks else ""
-        seconds = statistics.mean(r["epoch_seconds"] for r in runs)
+        check = mean_of([r.get("final_train_check_acc") for r in runs])
+        seconds = mean_of([r["epoch_seconds"] for r in runs])
         lines.append(f"| {name} | {runs[0]['what']} | {runs[0]['num_params']:,} | {mean_and_range(acc[name])} | "
-                     f"{delta} | {beyond} | {check} | {seconds:.1f} |")
+                     f"{delta} | {beyond} | {'' if check is None else f'{100 * check:.2f}%'} | "
+                     f"{'' if seconds is None else f'{seconds:.1f}'} |")
     epochs = first_config(record)["num_epochs"]
     spread = (f"Each cell holds the mean over a row's seeds, with their range in brackets; the baseline ran on "
               f"{len(base)} seeds, and a row is \"beyond the noise\" only if its mean ends outside the baseline's "

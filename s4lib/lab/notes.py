@@ -5,7 +5,7 @@ from __future__ import annotations
 
 # the report's search sections, in this order: the main model's, then the small models'
 SEARCH_ORDER = ("speed", "main", "main-2", "main-3", "main-4", "main-5",
-                "fast", "micro", "micro-2", "micro-3", "micro-4", "micro-5", "tiny")
+                "fast", "fast-2", "fast-3", "micro", "micro-2", "micro-3", "micro-4", "micro-5", "tiny")
 
 # name -> (heading, decision); the rule each search fixed before its runs is in its record. In a search's text,
 # [[candidate]] is that candidate's mean final validation accuracy and [[candidate:right]] how many held-out images
@@ -50,17 +50,39 @@ SEARCH_NOTES: dict[str, tuple[str, str]] = {
         "band, so what the main config costs, if anything, is below what five seeds of held-out data can tell "
         "from chance, and no more seeds were run."),
     "fast": (
-        "A short schedule to iterate with",
+        "A short schedule of the main model",
         "No candidate reached the rule's mean of 99.30%. The highest mean, 5 epochs with dropout 0.05 ([[5 "
         "epochs, dropout 0.05]], [[5 epochs, dropout 0.05:right]] images right), is [[short]] short of it and "
-        "becomes, by the rule, the preset `fast`: `train --model fast` and `seeds --model fast` use it. With the "
-        "main recipe's dropout 0.1, 5 epochs scored [[5 epochs]] and 4 epochs [[4 epochs]]; 4 epochs with dropout"
-        " 0.05 scored [[4 epochs, dropout 0.05]]; batch 256 with peak lr 0.8, half the steps, [[5 epochs, batch "
-        "256, lr 0.8]]. Half the dropout scored higher at both lengths: a short schedule leaves the model less "
-        "time to fit, so it needs less regularisation. In its test run, the `fast` rows of the seeds table, "
-        "[[seeds:fast:below]] of the [[seeds:fast:n]] seeds ended below 99.4% (mean [[seeds:fast:mean]]); the "
-        "time-to-accuracy benchmark below times it against the main run. Its seconds per epoch vary with what "
-        "else the machine ran; the benchmarks below are the speed figures."),
+        "became, by the rule, the first preset `fast`, since replaced by the design of the next two searches. With "
+        "the main recipe's dropout 0.1, 5 epochs scored [[5 epochs]] and 4 epochs [[4 epochs]]; 4 epochs with "
+        "dropout 0.05 scored [[4 epochs, dropout 0.05]]; batch 256 with peak lr 0.8, half the steps, [[5 epochs, "
+        "batch 256, lr 0.8]]. Half the dropout scored higher at both lengths; over the three seeds the two ranges "
+        "do not overlap at 4 epochs and do at 5. Its test run, the rows `s4 (dropout 0.05)` of 5 epochs in the "
+        "seeds table, ended [[seeds:s4-in-5-epochs:below]] of its [[seeds:s4-in-5-epochs:n]] seeds below 99.4% (mean "
+        "[[seeds:s4-in-5-epochs:mean]])."),
+    "fast-2": (
+        "A fast design of its own: first round",
+        "No candidate reached the bar. The 16-wide design in 5 epochs with milder augmentation came nearest "
+        "([[16 wide, 5 epochs, milder augmentation]], lowest seed [[16 wide, 5 epochs, milder augmentation:min]]), "
+        "ahead of the same design with the usual augmentation in 5 epochs ([[16 wide, 5 epochs]]) and in 4 "
+        "([[16 wide, 4 epochs]]); 24 channels in 3 epochs scored [[24 wide, 3 epochs]]. The short schedules fit "
+        "their training images less well than the main run does, so the milder augmentation helped most, and the "
+        "second round starts from it."),
+    "fast-3": (
+        "A fast design of its own: second round",
+        "No candidate of either round reached the bar. The nearest over both rounds, [[nearest]] ([[12 then 20 "
+        "wide, 5 epochs]], lowest seed [[12 then 20 wide, 5 epochs:min]]), falls [[short]] short of it, "
+        "[[short:seed]] below the seed bar and [[short:mean]] below the mean bar, and becomes, by the rule, the "
+        "preset `fast`: a first conv of 12, the max-pool, five 3x3 convs of 20 and dropout 0.05 on the averaged "
+        "features, trained for 5 epochs with milder augmentation and scored once at the end. The other changes to "
+        "the 16-wide design stayed below it: no rotation at all [[16 wide, 5 epochs, shift only]], the first conv "
+        "padded [[first conv padded, 5 epochs]], two convs of 8 before the max-pool [[pool after 2 convs of 8, 5 "
+        "epochs]]; the main layout with dropout on the head in 4 epochs scored [[main layout, dropout on the head, 4 "
+        "epochs]]. More channels after the max-pool cost time: its runs took [[12 then 20 wide, 5 epochs:time]] (the "
+        "median, two at a time, one thread each) against [[16 wide, 5 epochs, shift only:time]] for the 16-wide "
+        "design; the time-to-accuracy benchmark below is the speed figure. Its test run, the `fast` rows of the "
+        "seeds table, ended [[seeds:fast:below]] of its [[seeds:fast:n]] seeds below 99.4% (mean "
+        "[[seeds:fast:mean]])."),
     "micro": (
         "A model under 5,000 parameters: first round",
         "The top scorer, `micro-p2` at 19 epochs ([[micro-p2, 19 epochs]]), leads `micro` ([[micro]]) by less "
@@ -105,6 +127,41 @@ SEARCH_NOTES: dict[str, tuple[str, str]] = {
 
 # the mean validation accuracy a search's rule asked for, where its decision says how far the best fell short
 RULE_BARS = {"fast": 0.9930}
+
+PROFILE_INTRO = (
+    "`python -m s4lib benchmark --profile` times a training step phase by phase (the batch cut and augmented, the "
+    "forward pass, the loss, the backward pass, the optimizer) and every layer's forward and backward, for the main "
+    "preset and `fast`, with the arithmetic achieved beside the machine's float32 matrix-multiply peak measured in "
+    "the same invocation; and the evaluation after an epoch, which the main run does fifteen times and `fast` once.")
+
+# [[design:epoch]]: an epoch's seconds; [[design:KIND]]: a kind of layer's share of a step, forward and backward;
+# [[design:PHASE]]: a phase's share of a step; [[design:pct]]: % of the peak; [[design:eval]]; [[ratio]]: main/fast
+PROFILE_READING = (
+    "- **Arithmetic is a small part of the time.** The main model's convolutions do all its counted arithmetic yet "
+    "take [[main:conv]] of a step; BatchNorm takes [[main:BatchNorm]], dropout [[main:dropout]], ReLU [[main:ReLU]] "
+    "and cutting and augmenting the batch [[main:batch]]: layers that read and write every activation and do little "
+    "with it. The step runs at [[main:pct]] of the matmul peak ([[fast:pct]] for `fast`).\n"
+    "- **Where `fast` saves.** An epoch of `fast` takes [[fast:epoch]] against [[main:epoch]] ([[ratio]] faster): "
+    "its max-pool comes right after its first convolution, so no second convolution runs at full resolution, "
+    "where the main model makes its largest map (16 channels of 24x24), and its dropout draws one number per "
+    "channel of the averaged features instead of one per pixel. Its wider convolutions after the max-pool cost "
+    "arithmetic ([[fast:conv]] of its step) on maps of 13x13 and less.\n"
+    "- **Scoring once.** An evaluation after an epoch, 10,000 held-out images and the 5,000 of the training-set "
+    "check, takes [[main:eval]] for the main model: fifteen of them in a main run, one in a run of `fast`.")
+
+PLACEMENT_INTRO = (
+    "`python -m s4lib benchmark --placement` measures how an experiment's runs should share this machine: the same "
+    "short runs of the main config one after the other, each in a fresh process with torch's default threads, "
+    "against two at a time, each with one thread, alternating over the rounds of one invocation. The faster "
+    "placement is what `seeds`, `search` and `ablations` do on a machine with as many cores (`--placement` says "
+    "otherwise), and each record says how its runs were placed. A run's numbers depend on its config alone, its "
+    "thread count included: a one-thread run gives the same numbers alone or beside another.")
+
+TEST_SET_ABLATIONS = (
+    "`[[path]]` holds the first ablations, scored on the test set, one seed a row. They informed one choice: the "
+    "candidates of the search `main` (peak lr 0.4 and dropout 0.1), which then chose between them on validation "
+    "images. Nothing in the README or this report reads a difference from them; the ablations above, on validation "
+    "images and over several seeds, replace them.")
 
 ABLATIONS_INTRO = (
     "Each row changes one thing of the main model or its recipe and trains for 5 epochs; the two rows whose "
@@ -166,26 +223,26 @@ BENCHMARK_READING = (
 
 TIME_TO_ACCURACY_INTRO = (
     "`python -m s4lib benchmark --time-to-accuracy` times what a user waits for: a whole run of the main preset "
-    "(`s4`, 15 epochs) and of the preset `fast`, each from the data on hand to the final model evaluated, and the "
-    "levers of a run's speed (precision and batch size; the epochs are the rows themselves). Each runs in a fresh "
-    "process, every row and lever once per round, and the tables give medians of the rounds and ratios from the same "
-    "invocation. A whole run scores the test set after every epoch, as the log does, and its final accuracy "
-    "stands beside its time: a fast run is seen to be a good one too.")
+    "(`s4`, 15 epochs, scored after every epoch) and of the preset `fast` (5 epochs, scored once, after the last), "
+    "each from the data on hand to the final model scored, and the levers of a run's speed on the main config "
+    "(precision and batch size). Each runs in a fresh process with torch's default threads, every row and lever "
+    "once per round, and the tables give medians of the rounds and ratios from the same invocation. A whole run's "
+    "final test accuracy stands beside its time: a fast run is seen to be a good one too.")
 
 # [[row]]: median whole-run seconds; [[ratio]]: main over fast; [[lever:x]]: a lever's speed over fp32's;
 # [[lever:name]]: its seconds per 60,000 images; [[lever:cmp]]: slower/faster than fp32 or about as fast;
 # [[bf16:native]], [[auto]]: what this CPU computes bf16 with; [[bench:...]]: the epoch benchmark's values
 TIME_TO_ACCURACY_READING = (
-    "- **Epochs are the lever.** A whole run of `fast` takes [[fast]] and the main run [[main]], [[ratio]] as long, "
-    "for three times the epochs. The final test accuracy of `fast` (seed 1) was [[fast:accs]] in the rounds; its "
-    "five seeds are the `fast` rows of the seeds table ([[seeds:fast:below]] of them below 99.4%, mean "
-    "[[seeds:fast:mean]]).\n"
-    "- **Precision.** bf16 autocast trains at [[bf16:x]] the speed of float32 here ([[lever:bf16]] against "
-    "[[lever:fp32]] per 60,000 images): this CPU [[bf16:native]], and `--precision auto` computes in [[auto]] on "
-    "it. Where the hardware has native bf16, `auto` takes it; no record here measures its accuracy there.\n"
+    "- **Design, epochs and scoring.** A whole run of `fast` takes [[fast]] and the main run [[main]], [[ratio]] "
+    "as long: a third of the epochs, each of a cheaper design (the profile above), scored once instead of after "
+    "every epoch. The final test accuracy of `fast` (seed 1, torch's default threads) was [[fast:accs]] in the "
+    "rounds; its five test seeds, one thread each, are the `fast` rows of the seeds table ([[seeds:fast:below]] of "
+    "them below 99.4%, mean [[seeds:fast:mean]]).\n"
+    "- **Precision.** bf16 autocast trains the main config at [[bf16:x]] the speed of float32 here ([[lever:bf16]] "
+    "against [[lever:fp32]] per 60,000 images): this CPU [[bf16:native]], and `--precision auto` computes in "
+    "[[auto]] on it. No search here measured what bf16 does to accuracy, so both presets train in float32.\n"
     "- **Batch size.** The short timings put batch 256 at [[batch_256:x]] and batch 512 at [[batch_512:x]] the "
     "speed of batch 128, timings that move by several percent between rounds; over whole epochs, in the "
-    "benchmark above, batch 256 trained "
-    "[[bench:batch_256:cmp]] batch 128 ([[bench:batch_256]] against [[bench:default]]). It is still no lever for "
-    "`fast`: with peak lr 0.8, the search `fast` ended batch 256 below batch 128 on validation, so `fast` keeps "
-    "batch 128.")
+    "benchmark above, batch 256 trained [[bench:batch_256:cmp]] batch 128 ([[bench:batch_256]] against "
+    "[[bench:default]]). With peak lr 0.8, the first search `fast` ended batch 256 below batch 128 on validation, "
+    "so both presets keep batch 128.")

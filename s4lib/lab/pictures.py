@@ -26,7 +26,8 @@ def plot_first_steps(record: dict, names=("baseline", "no BN", "no BN, lr 0.02",
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")  # a mean of `window` steps
         # earlier curves wider and each with its own dashes, so two that coincide both stay visible
         ax.plot(np.arange(window, len(losses) + 1), smooth, ls=styles[k % len(styles)], lw=3.2 - 0.5 * k,
-                label=f"{name}, seed {run['seed']} (ends at {100 * run['final_test_acc']:.2f}%)")
+                label=f"{name}, seed {run['seed']} " + (f"(ends at {100 * run['final_test_acc']:.2f}%)"
+                                                         if run["final_test_acc"] is not None else "(diverged)"))
     ax.axhline(math.log(10), color="gray", ls="--", lw=1, label="ln 10: a uniform guess")
     ax.set_xlabel("training step of epoch 1")
     ax.set_ylabel(f"training loss (mean of {window} steps)")
@@ -41,10 +42,15 @@ def plot_ablations(record: dict, path: str | Path | None = None):
     """Final accuracy (mean over seeds, with their range) and seconds per epoch of every ablation variant, the
     baseline's range marked."""
     names = sorted(dict.fromkeys(r["name"] for r in record["runs"]), key=ablation_order)
-    accs = [[100 * r["final_test_acc"] for r in record["runs"] if r["name"] == n] for n in names]
+    # a seed whose loss diverged has no final accuracy: a row of only those is drawn at the left edge, marked
+    accs = [[100 * r["final_test_acc"] for r in record["runs"] if r["name"] == n and r["final_test_acc"] is not None]
+            for n in names]
+    diverged = [not a for a in accs]
+    accs = [a or [0.0] for a in accs]
     acc = np.array([np.mean(a) for a in accs])
     low, high = acc - np.array([min(a) for a in accs]), np.array([max(a) for a in accs]) - acc
-    seconds = [np.mean([r["epoch_seconds"] for r in record["runs"] if r["name"] == n]) for n in names]
+    seconds = [np.mean([r["epoch_seconds"] for r in record["runs"] if r["name"] == n and r["epoch_seconds"]] or [0])
+               for n in names]
     groups = list(dict.fromkeys(map(ablation_group, names)))  # one colour per design question
     colours = [plt.cm.tab10(groups.index(ablation_group(n)) % 10) for n in names]
     fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(12, 0.32 * len(names) + 1.4), sharey=True)
@@ -62,8 +68,8 @@ def plot_ablations(record: dict, path: str | Path | None = None):
     # zoom on the interesting range; a variant that failed outright is labelled at the left edge instead
     lo = np.floor(10 * (np.median(acc) - 0.9)) / 10
     for k, a in enumerate(acc):
-        ax_acc.text(max(a + high[k], lo), k, f" {a:.2f}" + (" (off the scale)" if a < lo else ""), va="center",
-                    fontsize=8)
+        label = " diverged" if diverged[k] else f" {a:.2f}" + (" (off the scale)" if a < lo else "")
+        ax_acc.text(max(a + high[k], lo), k, label, va="center", fontsize=8)
     ax_acc.set_xlim(lo, min((acc + high).max() + 0.2, 100))
     ax_acc.set_yticks(y, names)
     ax_acc.invert_yaxis()

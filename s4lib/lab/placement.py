@@ -37,8 +37,8 @@ def default_placement() -> str:
 
 def run_plan(configs: list[TrainConfig], placement: str, on_done: Callable[[int, dict], None],
              titles: list[str] | None = None) -> bool:
-    """Train every config as placed, handing each finished run's record entry to on_done(index, entry); False when a
-    run was interrupted or diverged (the finished ones have been handed on)."""
+    """Train every config as placed, handing each finished (or diverged) run's record entry to on_done(index, entry);
+    False when a run was interrupted (the finished ones have been handed on)."""
     if placement not in PLACEMENTS:
         raise S4Error(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
     titles = titles or [f"run {k + 1} of {len(configs)} ({c.model}, seed {c.seed})" for k, c in enumerate(configs)]
@@ -54,9 +54,9 @@ def run_in_turn(configs: list[TrainConfig], on_done: Callable[[int, dict], None]
     for k, config in enumerate(configs):
         print(f"--- {titles[k]} ---", flush=True)
         result = train(config)
-        if result.interrupted or result.diverged:
+        if result.interrupted:
             return False
-        on_done(k, run_entry(result))
+        on_done(k, run_entry(result))  # a diverged run is a result too: the record says where it diverged
     return True
 
 

@@ -128,7 +128,10 @@ def profile_design(config: TrainConfig, steps: int = STEPS) -> dict:
     step_ms = {p: 1e3 * statistics.median(v) for p, v in phases.items()}
     macs = sum(layer["macs_per_image"] for layer in layers)
     step_s = sum(step_ms.values()) / 1e3
-    return dict(config=config_record(config), steps=steps, batch_size=batch, step_ms=step_ms,
+    from ..model import count_parameters
+
+    return dict(config=config_record(config), num_params=count_parameters(model), steps=steps, batch_size=batch,
+                step_ms=step_ms,
                 steps_per_epoch=len(batches), epoch_s=step_s * len(batches), eval_s=eval_s, layers=layers,
                 macs_per_image=macs, achieved_gflops=6 * macs * batch / step_s / 1e9)
 

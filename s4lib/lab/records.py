@@ -17,6 +17,7 @@ from ..project import MAIN_RECORD, RESULTS, shown
 from ..train import TrainConfig
 
 ABLATIONS_RECORD = RESULTS / "ablations.json"
+TEST_SET_ABLATIONS_RECORD = RESULTS / "ablations_test-set.json"  # the first ablations, scored on the test set
 BENCHMARK_RECORD = RESULTS / "benchmark.json"
 TIME_TO_ACCURACY_RECORD = RESULTS / "time_to_accuracy.json"
 PLACEMENT_RECORD = RESULTS / "placement.json"
@@ -74,6 +75,10 @@ def record_runs(record: dict) -> list[dict]:
     """The runs of any record, each holding its config: a single run's record is its own one run."""
     if "history" in record:  # notebook 02's run: the record is the run
         return [record]
+    if record.get("kind") == "profile":
+        return [dict(design, name=name) for name, design in record["designs"].items()]
+    if record.get("kind") == "gpu_check":
+        return [dict(run, name=name) for name, run in record["epochs"].items()] + [record["main_run"]]
     return record.get("runs", []) + record.get("lever_runs", [])
 
 

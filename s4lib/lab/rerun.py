@@ -86,6 +86,10 @@ def remake(record: dict, picked: list[int]) -> dict | None:
         return remake_benchmark(record, picked)
     if kind == "time_to_accuracy":
         return remake_time_to_accuracy(record, picked)
+    if kind == "profile":  # its designs are timed against one peak: re-made whole
+        from .profile import profile_record
+
+        return profile_record({name: run_config(d) for name, d in record["designs"].items()}, record["command"])
     if kind == "placement":  # its runs are rounds of one measurement: re-made whole
         from .placement import placement_record
 

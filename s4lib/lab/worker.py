@@ -1,7 +1,7 @@
 """One training run in a process of its own: python -m s4lib.lab.worker OUT.json < CONFIG.json (a recorded config).
 
-It prints the run's log and writes the run's record entry to OUT.json; an interrupted or diverged run writes nothing
-and exits 1."""
+It prints the run's log and writes the run's record entry to OUT.json (a diverged run's too, which says where it
+diverged); an interrupted run writes nothing and exits 1."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from .experiments import run_entry
 
 def main(out: str) -> int:
     result = train(config_from_record(json.loads(sys.stdin.read())))
-    if result.interrupted or result.diverged:
+    if result.interrupted:
         return 1
     write_json(run_entry(result), out)
     return 0
