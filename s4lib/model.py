@@ -76,10 +76,9 @@ PRESETS: dict[str, Architecture] = {
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "s4": "the main model: 7 convs, max-pool after 2",
-    "tiny": "12 channels wide, max-pool after 3 convs, dropout after every conv but the last",
-    "micro-sep-5": "after the max-pool, five depthwise-separable convs (a 3x3 filter per channel, then a 1x1 that "
-                   "mixes the channels), 22 channels wide",
-    "fast": "max-pool after the first conv, then five convs 20 wide, dropout on the averaged features only",
+    "tiny": "12 channels wide, max-pool after 3 convs",
+    "micro-sep-5": "after the max-pool, five separable convs 22 wide (a 3x3 per channel, then a 1x1)",
+    "fast": "max-pool after the first conv, then five convs 20 wide",
 }
 RECIPES: dict[str, dict] = {
     "s4": {},

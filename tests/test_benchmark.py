@@ -96,3 +96,24 @@ def test_time_to_accuracy_times_whole_runs_and_levers_with_ratios_of_one_invocat
     values = time_to_accuracy_values(record)
     assert values["ratio"] == f"{record['ratio']:.2f}x" and values["fp32:x"] == "1.00x"
     assert record["auto_precision"] == ("bf16" if record["native_bf16"] else "fp32")
+
+
+def test_the_profile_times_every_phase_and_every_layer_and_counts_the_arithmetic():
+    from s4lib.lab.profile import profile_design
+    from s4lib.lab.report import layer_kinds, profile_table
+
+    config = TrainConfig.preset("fast", train_subset=640, test_subset=200, data_root=DATA, device="cpu")
+    p = profile_design(config, steps=3)
+    assert set(p["step_ms"]) == {"batch", "forward", "loss", "backward", "optimizer"}
+    assert all(v > 0 for v in p["step_ms"].values())
+    kinds = layer_kinds(p)
+    assert {"conv", "BatchNorm", "ReLU", "max-pool", "dropout", "GAP", "Linear"} <= set(kinds)
+    assert all(f > 0 and b > 0 for k, (f, b) in kinds.items() if k in ("conv", "BatchNorm"))  # backward timed too
+    from s4lib.lab.flops import multiply_adds
+    from s4lib.model import build_model
+
+    assert p["macs_per_image"] == multiply_adds(build_model(config.architecture))
+    assert p["steps_per_epoch"] == 5 and p["epoch_s"] > 0 and p["num_params"] == 17_102
+    record = dict(command="c", machine="m", date="d", peak_gflops=100.0, designs={"main": p, "fast": p})
+    table = profile_table(record)
+    assert "| of which conv, forward + backward |" in table and "% of the matmul peak" in table

@@ -180,3 +180,57 @@ def test_a_seeds_table_names_every_setting_that_differs_from_the_models_recipe()
         "tiny (lr 0.4, dropout 0.1)"
     other = asdict(TrainConfig(model="wide", architecture=TrainConfig.preset("tiny").architecture, lr=0.1))
     assert experiments.model_label(other) == "wide (lr 0.1)"
+
+
+def test_a_run_whose_loss_diverges_is_recorded_as_such_and_the_experiment_goes_on(tmp_path, monkeypatch):
+    def diverge_at_seed_2(config):
+        result = hand_made_result(config, [0.5, 0.9])
+        if config.seed == 2:
+            result.history, result.diverged = result.history[:1], "the training loss became nan at step 7 of epoch 2/2"
+        return result
+
+    monkeypatch.setattr(placement, "train", diverge_at_seed_2)
+    record = run_seeds(TrainConfig(data_root=DATA), seeds=(1, 2, 3), out=tmp_path / "s.json")
+    assert [r["seed"] for r in record["runs"]] == [1, 2, 3] and not record.get("incomplete")
+    assert record["runs"][1]["final_test_acc"] is None and "step 7" in record["runs"][1]["diverged"]
+    assert len(record["runs"][1]["history"]) == 1  # the epoch it finished is kept, never reported as final
+    assert experiments.mean_and_range([0.99, None, 0.98]) == "98.50% (98.00–99.00); diverged on 1 of 3 seeds"
+    assert experiments.mean_and_range([None, None]) == "diverged on 2 of 2 seeds"
+
+
+def test_an_interrupted_experiment_resumes_with_the_runs_it_finished(tmp_path, monkeypatch):
+    trained = []
+
+    def stop_at_seed_3_once(config):
+        trained.append(config.seed)
+        result = hand_made_result(config, [0.5, 0.9])
+        result.interrupted = config.seed == 3 and trained.count(3) == 1
+        return result
+
+    monkeypatch.setattr(placement, "train", stop_at_seed_3_once)
+    out = tmp_path / "s.json"
+    assert run_seeds(TrainConfig(data_root=DATA), seeds=(1, 2, 3), out=out)["incomplete"]
+    record = run_seeds(TrainConfig(data_root=DATA), seeds=(1, 2, 3), out=out)
+    assert trained == [1, 2, 3, 3]  # seeds 1 and 2 came from the partial file, not from training again
+    assert [r["seed"] for r in record["runs"]] == [1, 2, 3] and json.loads(out.read_text())["runs"] == record["runs"]
+    assert not (tmp_path / "s.partial.json").exists()
+    # another experiment's partial file is not taken for this one's
+    trained.clear()
+    run_seeds(TrainConfig(data_root=DATA, lr=0.1), seeds=(1,), out=tmp_path / "t.json")
+    assert trained == [1]
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_give_each_the_numbers_it_gives_alone_with_one_thread():
+    """The placement changes when runs happen, never what they compute."""
+    from dataclasses import replace
+
+    config = TrainConfig(num_epochs=1, batch_size=64, train_subset=640, test_subset=200, data_root=DATA, threads=1)
+    configs = [config, replace(config, seed=2)]
+    side_by_side, alone = {}, {}
+    assert placement.run_plan(configs, "pairs", lambda k, entry: side_by_side.update({k: entry}))
+    assert placement.run_plan(configs, "in_turn", lambda k, entry: alone.update({k: entry}))
+    for k in (0, 1):
+        assert side_by_side[k]["history"][0]["test_acc"] == alone[k]["history"][0]["test_acc"]
+        assert side_by_side[k]["first_losses"] == alone[k]["first_losses"]
+        assert side_by_side[k]["config"]["threads"] == 1

@@ -214,3 +214,41 @@ def test_label_smoothing_is_the_training_loss_and_only_that(monkeypatch):
     by_hand = (0.9 * -log_p[torch.arange(len(y)), y] + 0.1 * -log_p.mean(1)).mean()
     assert result.first_losses[0] == pytest.approx(by_hand.item(), rel=1e-5)
     assert all(s is None for _, _, s in calls[10:])  # the 10 training steps smooth; the evaluations do not
+
+
+def test_eval_every_scores_only_the_epochs_it_names_and_always_the_last(capsys):
+    result = train(replace(SMALL, num_epochs=3, eval_every=2), verbose=True)
+    scored = [e.test_acc is not None for e in result.history]
+    assert scored == [False, True, True]
+    assert [e.train_check_acc is not None for e in result.history] == scored
+    assert result.history[0].test_seconds < result.history[1].test_seconds
+    once = train(replace(SMALL, num_epochs=2, eval_every=0), verbose=False)
+    assert [e.test_acc is not None for e in once.history] == [False, True]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch  1/3")]
+    assert lines and "test loss" not in lines[0]
+
+
+def test_a_nan_is_found_at_the_step_it_happened_though_the_host_looks_only_every_few_steps():
+    from s4lib.results import Diverged
+    from s4lib.train import look
+
+    class Bar:
+        def set_postfix(self, **kwargs): pass
+        def close(self): pass
+    window = [torch.tensor(v) for v in (2.0, 1.5, float("nan"), 1.0)]
+    with pytest.raises(Diverged, match="at step 9 of epoch 1"):
+        look(window, 10, "epoch 1", Bar(), None)  # steps 7..10 looked at together; the third was NaN
+    kept = []
+    look([torch.tensor(2.3)] * 50, 50, "epoch 1", Bar(), kept)
+    assert kept == pytest.approx([2.3] * 50)
+
+
+def test_the_host_looks_at_the_loss_only_every_sync_every_steps(monkeypatch):
+    import s4lib.train as train_module
+
+    looks = []
+    real = train_module.look
+    monkeypatch.setattr(train_module, "look", lambda window, step, *a: looks.append((len(window), step)) or
+                        real(window, step, *a))
+    train(replace(SMALL, num_epochs=2, train_subset=64 * 120), verbose=False)  # 120 steps an epoch
+    assert looks == [(50, 50), (50, 100), (20, 120)] * 2

@@ -51,9 +51,13 @@ class Search:
 
 
 def summarise(runs: list[dict]) -> dict:
-    """Min and mean of the final-epoch accuracies, and whether every seed met 99.4%."""
-    finals = [r["final_test_acc"] for r in runs]
-    return dict(min=min(finals), mean=statistics.mean(finals), all_at_least_99_4=min(finals) >= 0.994)
+    """Min and mean of the final-epoch accuracies, and whether every seed met 99.4% (a seed that diverged did not)."""
+    finals = [r["final_test_acc"] for r in runs if r["final_test_acc"] is not None]
+    if not finals:
+        return dict(min=None, mean=None, all_at_least_99_4=False, diverged=len(runs))
+    return dict(min=min(finals), mean=statistics.mean(finals),
+                all_at_least_99_4=len(finals) == len(runs) and min(finals) >= 0.994,
+                **({"diverged": len(runs) - len(finals)} if len(finals) < len(runs) else {}))
 
 
 def run_entry(result: TrainResult) -> dict:

@@ -88,7 +88,7 @@ def profile_design(config: TrainConfig, steps: int = STEPS) -> dict:
                    if isinstance(m, (nn.Conv2d, nn.Linear))]
     phases = {p: [] for p in ("batch", "forward", "loss", "backward", "optimizer")}
     spent, hooks = None, []
-    source = iter(batches)
+    source = (batch for _ in iter(int, 1) for batch in batches)  # epoch after epoch, as many steps as asked
     model.train()
     for k in range(WARMUP + steps):
         if k == WARMUP:  # the clocks start after the warm-up
