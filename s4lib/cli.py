@@ -415,8 +415,7 @@ def add_train_flags(p: argparse.ArgumentParser, placement: bool = False) -> None
                         "(autocast), fp16 (GPU), or auto = bf16 where the hardware computes it natively, else fp32 "
                         f"(default {d.precision})")
     p.add_argument("--memory-format", choices=list(MEMORY_FORMATS),
-                   help=f"layout of the model's tensors: auto = channels_last on the CPU, NCHW on a GPU "
-                        f"(default {d.memory_format})")
+                   help=f"layout of the model's tensors (default {d.memory_format})")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction,
                    help="deterministic GPU kernels, so a GPU run repeats (slower; default off)")
     p.add_argument("--threads", type=int, help="torch threads on the CPU (default 0: one per core)")

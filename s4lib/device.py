@@ -13,7 +13,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # fp32: float32 throughout (TF32 off on CUDA); tf32: CUDA's TF32 matmuls and convolutions (Ampere or newer);
 # bf16: bfloat16 autocast; fp16: float16 autocast with a gradient scaler (CUDA); auto: bf16 where native, else fp32
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "auto")
-MEMORY_FORMATS = ("auto", "channels_last", "nchw")
+MEMORY_FORMATS = ("nchw", "channels_last")
 
 
 def available(name: str) -> bool:
@@ -131,17 +131,6 @@ def autocast(precision: str, device: torch.device):
     if precision not in ("bf16", "fp16"):
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-
-
-def resolve_memory_format(name: str, device: torch.device) -> str:
-    """The layout a run uses: "auto" is channels_last on the CPU, where the benchmark measures it faster, and NCHW
-    on GPUs, where no measurement here shows channels_last faster at 8 to 16 channels (and MPS has had wrong results
-    with it)."""
-    if name not in MEMORY_FORMATS:
-        raise S4Error(f"unknown memory format {name!r}; choose one of {', '.join(MEMORY_FORMATS)}")
-    if name == "auto":
-        return "channels_last" if device.type == "cpu" else "nchw"
-    return name
 
 
 def torch_memory_format(name: str) -> torch.memory_format:

@@ -13,8 +13,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import load_data, make_train_batches
-from .device import (autocast, describe, numerics, resolve_device, resolve_memory_format, resolve_precision,
-                     synchronize, torch_memory_format, torch_threads)
+from .device import (autocast, describe, numerics, resolve_device, resolve_precision, synchronize,
+                     torch_memory_format, torch_threads)
 from .ema import EMA
 from .errors import S4Error
 from .evaluate import evaluate, model_device
@@ -60,7 +60,9 @@ class TrainConfig:
     eval_every: int = 1  # score the test (or held-out) set and the training-set check every N epochs; 0 = last only
     device: str = "auto"  # "auto" (CUDA when there is one, else CPU), "cpu", "cuda" or "mps"
     precision: str = "fp32"  # one of s4lib.device.PRECISIONS; the weights stay float32 whatever it is
-    memory_format: str = "auto"  # "channels_last", "nchw", or "auto" (channels_last on the CPU, NCHW on a GPU)
+    # how the model's tensors are laid out: "nchw" (each channel's map whole), or "channels_last" (each pixel's
+    # channels side by side), which the benchmark measures slower for these 8 to 20 channels on the CPU it ran on
+    memory_format: str = "nchw"
     deterministic: bool = False  # deterministic GPU kernels (slower); CPU runs repeat to the bit either way
     threads: int = 0  # torch threads on the CPU; 0 = torch's default (one per core). They change the float order
 
@@ -153,7 +155,7 @@ class Run:
 def start_run(config: TrainConfig, own: nn.Module | None, device: torch.device, verbose: bool) -> Run:
     """Seed, check a model of one's own (before any data is loaded), load the data, build the preset, set up SGD."""
     precision = resolve_precision(config.precision, device)
-    layout = resolve_memory_format(config.memory_format, device)
+    layout = config.memory_format
     torch.manual_seed(config.seed)
     name = type(own).__name__ if own is not None else config.model
     home = next(own.parameters()).device if own is not None and count_parameters(own) else None

@@ -44,9 +44,9 @@ V1 = Architecture(block1=(8, 16, 16), squeeze=8, block2=(16, 16, 16, 16))  # the
 MAIN = PRESETS["s4"]
 # every lever tried has a row, kept or not; "v1" is the row to measure against
 VARIANTS: dict[str, Variant] = {
-    "v1": Variant("v1: max-pool after 3 convs, dropout after every conv but the last, NCHW layout",
-                  dict(model="s4-v1", architecture=V1, memory_format="nchw")),
-    "default": Variant("the main config: max-pool after 2 convs, dropout after it, channels_last", {}),
+    "v1": Variant("v1: max-pool after 3 convs, dropout after every conv but the last",
+                  dict(model="s4-v1", architecture=V1)),
+    "default": Variant("the main config: max-pool after 2 convs, dropout after it", {}),
     "per_step_sync": Variant("the main config, the host looking at the loss after every step", {}, sync_every=1),
     "no_dropout": Variant("the main config without dropout (what dropout still costs)", dict(dropout=0.0)),
     "v1_dropout2d": Variant("v1 with Dropout2d: one draw per channel, at every conv",
@@ -54,7 +54,8 @@ VARIANTS: dict[str, Variant] = {
     "batch_256": Variant("the main config, batch 256 and peak lr 0.8", dict(batch_size=256, lr=0.8)),
     "pool_after_3": Variant("the main config with the max-pool after 3 convs, as in v1 (twice the FLOPs)",
                             dict(model="s4-pool-3", architecture=replace(V1, dropout_at="after_pool"))),
-    "nchw": Variant("the main config in the NCHW memory layout instead of channels_last", dict(memory_format="nchw")),
+    "channels_last": Variant("the main config in the channels_last memory layout instead of NCHW",
+                             dict(memory_format="channels_last")),
     "s4_wide": Variant("the main config with convs after the max-pool 20 wide (16,650 parameters)",
                        dict(model="s4-wide", architecture=replace(MAIN, block2=(16, 20, 20, 20, 20)))),
     "s4_wider": Variant("and the squeeze to 12 (18,458 parameters)",
@@ -87,10 +88,10 @@ WARMUP_BATCHES = 10  # untimed steps before the epoch: first-call allocation, an
 
 def prepare_model(config: TrainConfig, device: torch.device, option: str = "") -> torch.nn.Module:
     """The config's model on the device in the layout the config resolves to there, with a compute option applied."""
-    from ..device import resolve_memory_format, torch_memory_format
+    from ..device import torch_memory_format
     from ..model import build_model
 
-    layout = torch_memory_format(resolve_memory_format(config.memory_format, device))
+    layout = torch_memory_format(config.memory_format)
     model = build_model(config.architecture, config.dropout).to(device, memory_format=layout)
     return torch.compile(model) if option == "compile" else model
 
@@ -169,6 +170,14 @@ def run_child(config: TrainConfig, option: str = "", task: str = "measure", sync
     return json.loads(lines[-1])
 
 
+def named_run(config: TrainConfig) -> dict:
+    """How a record names a timed run: its whole config and its network's parameter count."""
+    from ..model import build_model, count_parameters
+
+    return dict(config=config_record(config),
+                num_params=count_parameters(build_model(config.architecture, config.dropout)))
+
+
 def benchmark_plan(config: TrainConfig, num_threads: int = 0, names=tuple(VARIANTS)) -> dict:
     """What an epoch benchmark times, by name: the config of each variant (its threads included) and its options."""
     return {name: dict(what=VARIANTS[name].what, option=VARIANTS[name].option, sync_every=VARIANTS[name].sync_every,
@@ -185,9 +194,8 @@ def benchmark(config: TrainConfig, repeats: int = 3, num_threads: int = 0, names
         peaks.append(run_child(replace(config, threads=num_threads), task="peak")["gflops"])
         print(f"round {k + 1}/{repeats} matmul peak: {peaks[-1]:6.1f} GFLOP/s", flush=True)
         for name, row in plan.items():
-            r = dict(variant=name, option=row["option"], sync_every=row["sync_every"],
-                     config=config_record(row["config"])) | run_child(row["config"], row["option"],
-                                                                      sync_every=row["sync_every"])
+            r = dict(variant=name, option=row["option"], sync_every=row["sync_every"]) | named_run(row["config"]) \
+                | run_child(row["config"], row["option"], sync_every=row["sync_every"])
             print(f"round {k + 1}/{repeats} {name:13s}: epoch {r['train_s']:6.1f} s, test {r['test_s']:4.1f} s, "
                   f"warm-up {r['warmup_s']:5.1f} s, peak RSS {r['peak_rss_mib']:6.0f} MiB", flush=True)
             runs.append(r)
@@ -260,7 +268,7 @@ def time_to_accuracy(data_root: str = "data", repeats: int = 3, num_threads: int
 
 def time_whole_run(name: str, config: TrainConfig, say: str = "") -> dict:
     """A whole run timed in a fresh process, as a record keeps it."""
-    r = dict(row=name, config=config_record(config)) | run_child(config, task="run")
+    r = dict(row=name) | named_run(config) | run_child(config, task="run")
     print(f"{say}{name:9s}: whole run {r['run_s']:6.1f} s, {r['epochs']} epochs, final test acc "
           f"{100 * r['final_test_acc']:.2f}%", flush=True)
     return r
@@ -268,7 +276,7 @@ def time_whole_run(name: str, config: TrainConfig, say: str = "") -> dict:
 
 def time_lever(name: str, config: TrainConfig, say: str = "") -> dict:
     """A lever timed in a fresh process over its training images, scaled to a 60,000-image epoch."""
-    r = dict(lever=name, config=config_record(config)) | run_child(config)
+    r = dict(lever=name) | named_run(config) | run_child(config)
     r["train_s_per_epoch"] = r["train_s"] * MNIST_IMAGES / config.train_subset
     print(f"{say}{name:9s}: {r['train_s_per_epoch']:6.1f} s per 60,000 training images", flush=True)
     return r

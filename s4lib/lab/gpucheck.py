@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import config_record
 from ..errors import S4Error
 from ..project import clone_root, shown
 from ..train import TrainConfig
@@ -55,18 +54,10 @@ def gpu_tests() -> dict:
     return dict(exit_code=done.returncode, summary=summary, failed=failed)
 
 
-def entry(config: TrainConfig) -> dict:
-    """How the record names a run: its whole config and its network's parameter count."""
-    from ..model import build_model, count_parameters
-
-    return dict(config=config_record(config),
-                num_params=count_parameters(build_model(config.architecture, config.dropout)))
-
-
 def run(args) -> int | None:
     """Check everything, print as it goes, write the record; without CUDA, one line and a non-zero exit."""
     from ..device import resolve_precision
-    from .benchmark import run_child
+    from .benchmark import named_run, run_child
 
     if not torch.cuda.is_available():
         raise S4Error("gpucheck needs a CUDA GPU and this torch sees none (torch.cuda.is_available() is False)")
@@ -82,13 +73,13 @@ def run(args) -> int | None:
         try:
             resolve_precision(config.precision, torch.device("cuda"))
         except S4Error as e:  # a precision this GPU does not compute: said, not timed
-            epochs[name] = entry(config) | dict(skipped=str(e))
+            epochs[name] = named_run(config) | dict(skipped=str(e))
             print(f"epoch {name}: skipped ({e})", flush=True)
             continue
-        epochs[name] = entry(config) | run_child(config)
+        epochs[name] = named_run(config) | run_child(config)
         print(f"epoch {name}: {epochs[name]['train_s']:.1f} s, test pass {epochs[name]['test_s']:.2f} s", flush=True)
     whole = TrainConfig.preset("s4", data_root=args.data_root, device="cuda")
-    main_run = entry(whole) | run_child(whole, task="run")
+    main_run = named_run(whole) | run_child(whole, task="run")
     print(f"the main preset's whole run: {main_run['run_s']:.0f} s, final test accuracy "
           f"{100 * main_run['final_test_acc']:.2f}%", flush=True)
     record = dict(kind="gpu_check", command="python -m s4lib gpucheck", machine=machine(),

@@ -410,10 +410,16 @@ def ablation_values(record: dict) -> dict[str, str]:
     from .experiments import mean_and_range, mean_of, runs_by_name
 
     values = {}
-    for name, runs in runs_by_name(record["runs"]).items():
+    groups = runs_by_name(record["runs"])
+    base = [r["final_test_acc"] for r in groups.get("baseline", []) if r["final_test_acc"] is not None]
+    for name, runs in groups.items():
         accs = [r["final_test_acc"] for r in runs]
         ended = [a for a in accs if a is not None]
         values[name] = mean_and_range(accs)
+        if base and ended:  # how its mean stands against the baseline's range over its seeds, in words
+            mean = statistics.mean(ended)
+            values[f"{name}:vs"] = ("no measurable difference" if min(base) <= mean <= max(base) else
+                                    "above the baseline's range" if mean > max(base) else "below the baseline's range")
         values[f"{name}:diverged"] = in_words(len(accs) - len(ended))
         check = mean_of([r.get("final_train_check_acc") for r in runs])
         if check is not None:
@@ -496,8 +502,9 @@ def report_markdown() -> str:
         "design is then trained on all 60,000 images and tested. Validation accuracies sit a little below test "
         "accuracies here, since those models train on 50,000 images, not 60,000; the assignment's 99.4% is a test "
         "figure. **v1** is the main model's earlier layout: max-pool after 3 convs, dropout after every conv but the "
-        "last, trained with peak lr 0.1 and dropout 0.05 in the NCHW memory layout (channels_last, the main model's, "
-        "stores each pixel's channels side by side, which suits the CPU's convolutions).", "",
+        "last, trained with peak lr 0.1 and dropout 0.05. **NCHW** and **channels_last** are two memory layouts of "
+        "the same tensors: each channel's map whole, or each pixel's channels side by side; records name the one "
+        "each run used.", "",
         *contents]
     return "\n".join(head) + "\n\n" + "\n\n".join(text for _, text in sections) + "\n"
 

@@ -132,7 +132,7 @@ def remake_benchmark(record: dict, picked: list[int]) -> dict:
     runs = [dict(r) for r in record["runs"]]
     for k in picked:
         r = runs[k]
-        runs[k] = {key: r[key] for key in ("variant", "option", "sync_every", "config")} | run_child(
+        runs[k] = {key: r[key] for key in ("variant", "option", "sync_every", "config", "num_params")} | run_child(
             run_config(r), r.get("option", ""), sync_every=r["sync_every"])
     return record | dict(runs=runs, median=benchmark_medians(runs), date=dt.date.today().isoformat())
 
