@@ -88,9 +88,9 @@ def colab_markdown(cwd: str | Path | None = None) -> str:
     url = repo_url(cwd)
     github = github_url(url) if url else None
     if not github:
-        return ("To open a notebook in Colab, open it on GitHub and replace `https://github.com/` at the start of its "
-                "address with `https://colab.research.google.com/github/`. (A clone whose `origin` is on GitHub "
-                "writes one \"Open in Colab\" badge per notebook here with `python -m s4lib readme`.)")
+        return ("No Colab badges yet: `python -m s4lib readme` writes them in a clone whose `origin` is on GitHub. By "
+                "hand: replace `https://github.com/` at the start of a notebook's GitHub address with "
+                "`https://colab.research.google.com/github/`.")
     branch = link_branch(cwd)
     badge = "https://colab.research.google.com/assets/colab-badge.svg"
     return "\n".join(f"- [![Open In Colab]({badge})]({colab_url(github, branch, nb)}) `notebooks/{nb}`"
