@@ -11,7 +11,7 @@ MAX_EPOCHS = 20  # fewer than this many epochs
 MIN_TEST_ACC = 0.994  # at the final epoch, on the whole MNIST test set (the assignment's "validation accuracy")
 
 
-def has(model: nn.Module, *kinds: type) -> bool:
+def has_layer(model: nn.Module, *kinds: type) -> bool:
     """Whether any module of the model is one of these kinds."""
     return any(isinstance(m, kinds) for m in model.modules())
 
@@ -28,10 +28,10 @@ def assignment_checks(model: nn.Module, result: TrainResult) -> dict[str, bool]:
         "parameters < 20,000": count_parameters(model) < MAX_PARAMETERS,
         "epochs < 20": (result.config.num_epochs < MAX_EPOCHS and len(result.history) == result.config.num_epochs
                         and not result.interrupted and not result.diverged),
-        "BatchNorm": has(model, nn.modules.batchnorm._BatchNorm),
-        "Dropout": has(model, nn.modules.dropout._DropoutNd),
+        "BatchNorm": has_layer(model, nn.modules.batchnorm._BatchNorm),
+        "Dropout": has_layer(model, nn.modules.dropout._DropoutNd),
         "global average pooling": has_gap(model),
-        "fully connected layer": has(model, nn.Linear),
+        "fully connected layer": has_layer(model, nn.Linear),
         # a validation run or a test subset is not the assignment's measure
         "final-epoch test accuracy >= 99.4%": (final is not None and result.evaluated_on == "test"
                                                and result.config.test_subset == 0 and final.test_acc >= MIN_TEST_ACC),

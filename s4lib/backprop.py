@@ -135,8 +135,8 @@ def check_schedule(learning_rates, num_iterations: int) -> None:
     if len(set(lrs)) != len(lrs):
         # histories are keyed by learning rate: a repeated one would silently vanish
         raise ValueError(f"learning rates must differ, got {lrs}")
-    whole = isinstance(num_iterations, numbers.Integral) and not isinstance(num_iterations, bool)
-    if not whole or not 1 <= num_iterations <= MAX_ITERATIONS:
+    is_count = isinstance(num_iterations, numbers.Integral) and not isinstance(num_iterations, bool)
+    if not is_count or not 1 <= num_iterations <= MAX_ITERATIONS:
         raise ValueError(f"the number of iterations must be a whole number >= 1 and <= {MAX_ITERATIONS:,}, "
                          f"got {num_iterations!r}")
 

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
 def config_record(config: TrainConfig, model_name: str | None = None) -> dict:
     """A config as records and checkpoints keep it: every setting, the data folder relative to the clone, and the
     network spelled out (None for a model of one's own, which is named by its class)."""
-    from .project import shown
+    from .project import display_path
 
     own = model_name is not None and model_name != config.model
-    return asdict(config) | dict(data_root=shown(config.data_root), model=model_name or config.model,
+    return asdict(config) | dict(data_root=display_path(config.data_root), model=model_name or config.model,
                                  architecture=None if own else config.architecture.to_dict())
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import S4Error
 from .files import check_distinct, check_output
-from .project import NOTEBOOKS, shown
+from .project import NOTEBOOKS, display_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,13 +79,13 @@ def cmd_workbook(args) -> None:
                       "give fewer") from None
     except OSError as e:
         raise S4Error(f"--out {out}: could not write it ({e.strerror or e})") from None
-    print(f"wrote {shown(path)}")
+    print(f"wrote {display_path(path)}")
     plot_error_curves(histories, pngs["curves"])
-    print(f"wrote {shown(pngs['curves'])}")
+    print(f"wrote {display_path(pngs['curves'])}")
     if not args.no_render:
         # the pictures come from the file just written, recalculated by LibreOffice
         for png in render_screenshots(path, Path(args.images), args.screenshot_lr, args.dpi):
-            print(f"wrote {shown(png)}")
+            print(f"wrote {display_path(png)}")
     print()
     print(error_table_markdown(histories, [n for n in (1, 10, 50, 100) if n <= args.iterations]))
 
@@ -239,7 +239,7 @@ def cmd_ablations(args) -> int | None:
     if record.get("incomplete"):
         return 130
     if not args.out:
-        print(f"wrote {' and '.join(map(shown, draw_ablation_pictures(record)))}")
+        print(f"wrote {' and '.join(map(display_path, draw_ablation_pictures(record)))}")
 
 
 def cmd_search(args) -> int | None:
@@ -331,7 +331,7 @@ def cmd_readme(args) -> None:
         done = refresh_readme(path)
     except OSError as e:
         raise S4Error(f"--path {path}: could not refresh it ({e.strerror or e})") from None
-    print(f"refreshed the generated tables and Colab links of {shown(done)} "
+    print(f"refreshed the generated tables and Colab links of {display_path(done)} "
           "and the address in the notebooks beside it")
 
 
@@ -348,7 +348,7 @@ def cmd_reproduce(args) -> None:
     from .lab.records import ABLATIONS_RECORD, load_record
 
     drawn = draw_ablation_pictures(load_record(ABLATIONS_RECORD))
-    print(f"wrote {' and '.join(map(shown, drawn))} from {shown(ABLATIONS_RECORD)}")
+    print(f"wrote {' and '.join(map(display_path, drawn))} from {display_path(ABLATIONS_RECORD)}")
     # the notebook writes its record, weights and pictures only when asked to
     env = os.environ | {"S4_WRITE_RESULTS": "1"}
     for nb in NOTEBOOKS:

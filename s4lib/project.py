@@ -33,7 +33,7 @@ MAIN_RECORD = RESULTS / "s4_main.json"  # notebook 02's run: its history, epoch 
 MAIN_WEIGHTS = RESULTS / "s4_main.pt"  # and its final weights
 
 
-def shown(path: str | Path) -> str:
+def display_path(path: str | Path) -> str:
     """A path as printed or saved: relative to the clone when inside it, so no output names this machine's folders."""
     path = Path(path)
     root = clone_root()

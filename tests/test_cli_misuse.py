@@ -260,14 +260,14 @@ def test_resume_accepts_the_same_data_folder_written_another_way(monkeypatch):
 def test_a_recorded_config_names_every_setting_or_it_is_refused_in_one_line():
     from s4lib.checkpoint import config_from_record
 
-    whole = config_record(TrainConfig.preset("tiny"))
-    assert config_from_record(whole) == TrainConfig.preset("tiny")
+    recorded = config_record(TrainConfig.preset("tiny"))
+    assert config_from_record(recorded) == TrainConfig.preset("tiny")
     with pytest.raises(S4Error, match=r"missing \['ema'\]"):
-        config_from_record({k: v for k, v in whole.items() if k != "ema"})  # a record from before a setting
+        config_from_record({k: v for k, v in recorded.items() if k != "ema"})  # a record from before a setting
     with pytest.raises(S4Error, match=r"unknown \['channels_last'\]"):
-        config_from_record(whole | {"channels_last": True})
+        config_from_record(recorded | {"channels_last": True})
     with pytest.raises(S4Error, match="model of one's own"):
-        config_from_record(whole | {"architecture": None})
+        config_from_record(recorded | {"architecture": None})
 
 
 def test_a_kill_during_a_save_leaves_no_temporary_file(tmp_path):

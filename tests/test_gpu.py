@@ -79,13 +79,13 @@ def test_every_precision_the_gpu_computes_stays_finite_and_near_fp32(precision):
 
 def test_a_resume_under_the_deterministic_setting_is_the_uninterrupted_run(tmp_path, ctrl_c_at_epoch):
     config = replace(SHORT, deterministic=True)
-    whole = train(config, verbose=False)
+    uninterrupted = train(config, verbose=False)
     undo = ctrl_c_at_epoch(2)
     assert train(config, verbose=False, checkpoint=tmp_path / "run.pt").interrupted
     undo()
     resumed = train(config, verbose=False, checkpoint=tmp_path / "run.pt", resume=True)
-    assert [e.test_acc for e in resumed.history] == [e.test_acc for e in whole.history]
-    assert [e.train_loss for e in resumed.history] == [e.train_loss for e in whole.history]
+    assert [e.test_acc for e in resumed.history] == [e.test_acc for e in uninterrupted.history]
+    assert [e.train_loss for e in resumed.history] == [e.train_loss for e in uninterrupted.history]
 
 
 def test_a_gpu_checkpoint_evaluates_on_the_cpu_and_refuses_to_resume_there(tmp_path, test_set):

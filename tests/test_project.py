@@ -9,7 +9,7 @@ import pytest
 from s4lib.cli import main
 from s4lib.lab.report import read_block
 from s4lib.notebooks import read
-from s4lib.project import NOTEBOOKS, colab_markdown, github_url, link_branch, repo_url, shown
+from s4lib.project import NOTEBOOKS, colab_markdown, github_url, link_branch, repo_url, display_path
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB = "https://colab.research.google.com/github"
@@ -138,8 +138,8 @@ def test_committed_readme_and_notebooks_agree_on_the_address():
 
 
 def test_shown_paths_are_relative_to_the_clone():
-    assert shown(ROOT / "notebooks" / "results" / "s4_main.json") == "notebooks/results/s4_main.json"
-    assert shown("data") == "data"
+    assert display_path(ROOT / "notebooks" / "results" / "s4_main.json") == "notebooks/results/s4_main.json"
+    assert display_path("data") == "data"
 
 
 def test_notebook_01_shows_the_workbook_pictures_as_outputs_and_the_code_beside_the_derivation():

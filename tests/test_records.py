@@ -8,7 +8,7 @@ from s4lib.cli import main
 from s4lib.lab.records import committed_records, load_record, record_runs, run_config
 from s4lib.lab.rerun import differences, run_title
 from s4lib.model import build_model, count_parameters
-from s4lib.project import shown
+from s4lib.project import display_path
 
 RECORDS = committed_records()
 
@@ -37,7 +37,7 @@ def test_a_dry_run_lists_exactly_the_records_runs_and_trains_nothing(path, capsy
     monkeypatch.setattr(s4lib.train, "train", refuse)
     monkeypatch.setattr(s4lib.lab.placement, "run_plan", refuse)
     before = path.read_bytes()
-    assert main(["rerun", shown(path), "--dry-run"]) == 0
+    assert main(["rerun", display_path(path), "--dry-run"]) == 0
     lines = capsys.readouterr().out.rstrip("\n").splitlines()
     runs = record_runs(load_record(path))
     assert len(lines) == len(runs)

@@ -317,7 +317,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """Profile, time whole runs, measure placement, or benchmark every variant, and write the record."""
     from ..files import check_output
-    from ..project import shown
+    from ..project import display_path
     from .records import BENCHMARK_RECORD, guard_replace
     from .report import benchmark_markdown
 
@@ -351,13 +351,13 @@ def run(args: argparse.Namespace) -> None:
     record = benchmark(config, args.repeats, args.threads, names) | dict(command=args.command_text)
     print()
     print(benchmark_markdown(record))
-    print("wrote", shown(write_record(record, out)))
+    print("wrote", display_path(write_record(record, out)))
 
 
 def run_time_to_accuracy(args: argparse.Namespace) -> None:
     """Time whole runs and levers and write the record, as the parsed flags say."""
     from ..files import check_output
-    from ..project import shown
+    from ..project import display_path
     from .records import TIME_TO_ACCURACY_RECORD, guard_replace
     from .report import time_to_accuracy_markdown
 
@@ -368,7 +368,7 @@ def run_time_to_accuracy(args: argparse.Namespace) -> None:
     record = time_to_accuracy(args.data_root, args.repeats, args.threads) | dict(command=args.command_text)
     print()
     print(time_to_accuracy_markdown(record))
-    print("wrote", shown(write_record(record, out)))
+    print("wrote", display_path(write_record(record, out)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from ..errors import S4Error
 from ..files import check_output
 from ..model import PRESETS, SETTING_PHRASES, Architecture, setting_phrase
-from ..project import shown
+from ..project import display_path
 from ..results import TrainResult
 from ..train import TRAIN_CHECK_IMAGES, TrainConfig
 from .records import (ABLATIONS_RECORD, guard_replace, machine, partial_path, search_record_path, seeds_record_path,
@@ -117,19 +117,20 @@ def run_and_record(plan: list[PlannedRun], record: dict, out: Path,
               for k, p in enumerate(plan)]
     todo = [k for k in range(len(plan)) if k not in done]
     if done:
-        print(f"{shown(progress)} holds {len(done)} of the {len(plan)} runs already: the other {len(todo)} run now",
-              flush=True)
+        print(f"{display_path(progress)} holds {len(done)} of the {len(plan)} runs already: the other {len(todo)} "
+              "run now", flush=True)
         record["runs"] = [done[j] for j in sorted(done)]
     finished = run_plan([plan[k].config for k in todo], record["placement"], lambda j, entry: keep(todo[j], entry),
                         [titles[k] for k in todo])
     if not finished:
         record["incomplete"] = True
-        kept = f"{shown(progress)} keeps the {len(record['runs'])} run(s) that finished; " if record["runs"] else ""
-        print(f"stopped: {kept}{shown(out)} is unchanged", flush=True)
+        finished_runs = len(record["runs"])
+        kept = f"{display_path(progress)} keeps the {finished_runs} run(s) that finished; " if finished_runs else ""
+        print(f"stopped: {kept}{display_path(out)} is unchanged", flush=True)
         return record
     write_record(record, out)
     progress.unlink(missing_ok=True)
-    print(f"wrote {shown(out)}", flush=True)
+    print(f"wrote {display_path(out)}", flush=True)
     return record
 
 
@@ -357,7 +358,7 @@ def mean_of(values: list[float | None]) -> float | None:
 
 def made_by(record: dict, path: str | Path | None = None) -> str:
     """One line under a table: the command that made the record, the machine and the date, and how to re-make it."""
-    again = f" `python -m s4lib rerun {shown(path)}` re-makes it from the record." if path else ""
+    again = f" `python -m s4lib rerun {display_path(path)}` re-makes it from the record." if path else ""
     return f"Made by `{record['command']}` on {record['machine']}, {record['started'][:10]}.{again}"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..errors import S4Error
-from ..project import clone_root, shown
+from ..project import clone_root, display_path
 from ..train import TrainConfig
 from .records import GPU_CHECK_RECORD, machine, write_record
 
@@ -78,11 +78,11 @@ def run(args) -> int | None:
             continue
         epochs[name] = named_run(config) | run_child(config)
         print(f"epoch {name}: {epochs[name]['train_s']:.1f} s, test pass {epochs[name]['test_s']:.2f} s", flush=True)
-    whole = TrainConfig.preset("s4", data_root=args.data_root, device="cuda")
-    main_run = named_run(whole) | run_child(whole, task="run")
+    full_schedule = TrainConfig.preset("s4", data_root=args.data_root, device="cuda")
+    main_run = named_run(full_schedule) | run_child(full_schedule, task="run")
     print(f"the main preset's whole run: {main_run['run_s']:.0f} s, final test accuracy "
           f"{100 * main_run['final_test_acc']:.2f}%", flush=True)
     record = dict(kind="gpu_check", command="python -m s4lib gpucheck", machine=machine(),
                   date=dt.date.today().isoformat(), environment=env, tests=tests, epochs=epochs, main_run=main_run)
-    print("wrote", shown(write_record(record, out)))
+    print("wrote", display_path(write_record(record, out)))
     return 1 if tests.get("exit_code") else None

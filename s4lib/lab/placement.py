@@ -160,7 +160,7 @@ def placement_record(workload: TrainConfig, repeats: int, command: str) -> dict:
 def run_placement(args) -> None:
     """`benchmark --placement`: measure, print, and write the record."""
     from ..files import check_output
-    from ..project import shown
+    from ..project import display_path
     from .records import PLACEMENT_RECORD, write_record
     from .report import placement_markdown
 
@@ -170,4 +170,4 @@ def run_placement(args) -> None:
     record = placement_record(workload, args.repeats, args.command_text)
     print()
     print(placement_markdown(record))
-    print("wrote", shown(write_record(record, out)))
+    print("wrote", display_path(write_record(record, out)))

@@ -155,7 +155,7 @@ def profile_record(designs: dict[str, TrainConfig], command: str) -> dict:
 def run_profile(args) -> None:
     """`benchmark --profile`: profile the main model and the fast preset, print and write the record."""
     from ..files import check_output
-    from ..project import shown
+    from ..project import display_path
     from .records import PROFILE_RECORD, write_record
     from .report import profile_table
 
@@ -166,7 +166,7 @@ def run_profile(args) -> None:
     record = profile_record(designs, args.command_text)
     print()
     print(profile_table(record))
-    print("wrote", shown(write_record(record, out)))
+    print("wrote", display_path(write_record(record, out)))
 
 
 PROFILED_PRESETS = {"main": "s4", "fast": "fast"}

@@ -13,7 +13,7 @@ from ..checkpoint import config_from_record
 from ..device import cpu_name, gpu_name, threads_phrase
 from ..errors import S4Error
 from ..files import write_json
-from ..project import MAIN_RECORD, RESULTS, shown
+from ..project import MAIN_RECORD, RESULTS, display_path
 from ..train import TrainConfig
 
 ABLATIONS_RECORD = RESULTS / "ablations.json"
@@ -112,5 +112,5 @@ def guard_replace(path: Path, planned: dict, explicit: bool) -> None:
     except (OSError, ValueError, KeyError, TypeError):
         old = None
     if old != experiment_identity(planned):
-        raise S4Error(f"{shown(path)} holds another experiment than this command would run, so nothing was run. "
+        raise S4Error(f"{display_path(path)} holds another experiment than this command would run, so nothing was run. "
                       "Write this one elsewhere with --out PATH, or replace it with --force")

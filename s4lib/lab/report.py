@@ -9,7 +9,7 @@ from torch import nn
 
 from ..assignment import MIN_TEST_ACC
 from ..errors import S4Error
-from ..project import PACKAGE_DIR, shown
+from ..project import PACKAGE_DIR, display_path
 from ..tables import architecture_table, results_markdown
 from .experiments import first_config
 from .records import (ABLATIONS_RECORD, BENCHMARK_RECORD, GPU_CHECK_RECORD, MAIN_RECORD, PLACEMENT_RECORD,
@@ -54,16 +54,17 @@ def generated_blocks() -> dict[str, str]:
     return blocks
 
 
-def speed_sentence(benchmark: dict, whole: dict) -> str:
+def speed_sentence(benchmark: dict, time_to_accuracy: dict) -> str:
     """The README's one sentence on speed: an epoch of the main model, and a whole run of fast against the main run,
-    each named by the invocation it comes from."""
-    m, t = benchmark_rows(benchmark)["default"], whole["median"]
-    cpu = benchmark["machine"].split(", torch")[0]
+    each named by the invocation it comes from (and by its machine, where the two records ran on different ones)."""
+    m, t = benchmark_rows(benchmark)["default"], time_to_accuracy["median"]
+    cpu, cpu_runs = (r["machine"].split(", torch")[0] for r in (benchmark, time_to_accuracy))
+    there = "" if cpu_runs == cpu else f" on {cpu_runs}"
     return (f"On {cpu}, the main model trains an epoch in {m['train_s']:.1f} s (`{benchmark['command']}`, median "
-            f"of {benchmark['repeats']} rounds), and a whole run of `fast`, from the data on hand to its final model "
-            f"scored, takes {t['fast']['run_s']:.0f} s against the main run's {t['main']['run_s']:.0f} s, "
-            f"{whole['ratio']:.1f}x less (`{whole['command']}`, medians of {whole['repeats']} rounds in one "
-            "invocation).")
+            f"of {benchmark['repeats']} rounds), and{there} a whole run of `fast`, from the data on hand to its final "
+            f"model scored, takes {t['fast']['run_s']:.0f} s against the main run's {t['main']['run_s']:.0f} s, "
+            f"{time_to_accuracy['ratio']:.1f}x less (`{time_to_accuracy['command']}`, medians of "
+            f"{time_to_accuracy['repeats']} rounds in one invocation).")
 
 
 def row_config(record: dict, row: str) -> dict:
@@ -73,15 +74,16 @@ def row_config(record: dict, row: str) -> dict:
 
 def checklist_markdown(main: dict) -> str:
     """The assignment's requirements, each with its value here (from code and the committed run) and where shown."""
-    from ..assignment import MAX_EPOCHS, MAX_PARAMETERS, has, has_gap
+    from ..assignment import MAX_EPOCHS, MAX_PARAMETERS, has_gap, has_layer
     from ..backprop import LEARNING_RATES
     from ..model import build_model, count_parameters
 
     config = run_config(main)
     model = build_model(config.architecture, config.dropout)
     h = main["history"]
-    parts = [name for name, ok in (("BatchNorm", has(model, nn.BatchNorm2d)), ("Dropout", has(model, nn.Dropout)),
-                                   ("GAP", has_gap(model)), ("a fully connected layer", has(model, nn.Linear))) if ok]
+    found = (("BatchNorm", has_layer(model, nn.BatchNorm2d)), ("Dropout", has_layer(model, nn.Dropout)),
+             ("GAP", has_gap(model)), ("a fully connected layer", has_layer(model, nn.Linear)))
+    parts = [name for name, ok in found if ok]
     nb1, nb2 = "notebooks/01_backprop_by_hand.ipynb", "notebooks/02_mnist_cnn.ipynb"
     rows = [
         ("Part 1: a spreadsheet with live formulas", "`backprop.xlsx`", "[the workbook](#the-workbook)"),
@@ -156,11 +158,15 @@ def seed_one_paragraph(found: dict[str, dict]) -> str:
     main, seed1 = load_record(), found["s4"]["runs"][0]
     if seed1["seed"] != main["config"]["seed"] or not same_recipe(main["config"], "s4"):
         return ""
+    layouts, seed_layouts = "", ""
+    if main["config"]["memory_format"] != seed1["config"]["memory_format"]:
+        layouts, seed_layouts = (f" in the {c['memory_format']} layout" for c in (main["config"], seed1["config"]))
     return (f"Seed 1 of `s4` is notebook 02's run (the README's Result) made again: "
             f"{100 * main['history'][-1]['test_acc']:.2f}% there and {100 * seed1['final_test_acc']:.2f}% here. The "
-            f"notebook ran with {threads_of(main.get('device'))}, the seeds with {threads_of(found['s4']['machine'])}, "
-            "at other times on machines whose CPUs may differ; both change the order in which the convolutions add "
-            "their floats, and from there each run follows its own path.")
+            f"notebook ran with {threads_of(main.get('device'))}{layouts}, the seeds with "
+            f"{threads_of(found['s4']['machine'])}{seed_layouts}, at other times on machines whose CPUs may differ; "
+            "each changes the order in which the convolutions add their floats, and from there each run follows its "
+            "own path.")
 
 
 def threads_of(machine: str | None) -> str:
@@ -208,7 +214,7 @@ def benchmark_markdown(record: dict) -> str:
               f"multiply-add for the forward pass, times 3 for forward and backward; BatchNorm, ReLU, pooling, "
               f"dropout and the augmentation are not counted.{peak_line} "
               f"Made by `{record['command']}` on {record['machine']}, {record['date']}; "
-              f"`python -m s4lib rerun {shown(BENCHMARK_RECORD)}` re-makes it from the record."]
+              f"`python -m s4lib rerun {display_path(BENCHMARK_RECORD)}` re-makes it from the record."]
     return "\n".join(lines)
 
 
@@ -241,7 +247,7 @@ def time_to_accuracy_markdown(record: dict) -> str:
               "moves by several percent from round to round (the record holds every round); the epoch benchmark "
               "above, another invocation, times whole epochs. "
               f"Made by `{record['command']}` on {record['machine']} ({record['device']}), {record['date']}; "
-              f"`python -m s4lib rerun {shown(TIME_TO_ACCURACY_RECORD)}` re-makes it from the record."]
+              f"`python -m s4lib rerun {display_path(TIME_TO_ACCURACY_RECORD)}` re-makes it from the record."]
     return "\n".join(lines)
 
 
@@ -252,7 +258,9 @@ def time_to_accuracy_values(record: dict) -> dict[str, str]:
     values |= {f"{name}:x": f"{lm['fp32'] / s:.2f}x" for name, s in lm.items()}
     values["ratio"] = f"{record['ratio']:.2f}x"
     values |= {f"lever:{name}": f"{s:.1f} s" for name, s in lm.items()}
-    values |= {f"{name}:cmp": compared(s, lm["fp32"]) for name, s in lm.items()}
+    rounds = rounds_of(record["lever_runs"], "lever", "train_s_per_epoch")
+    values |= {f"{name}:cmp": compared(s, lm["fp32"], rounds.get(name, []), rounds.get("fp32", []))
+               for name, s in lm.items()}
     values["bf16:native"] = ("computes bf16 natively (AVX512-BF16 or AMX)" if record["native_bf16"] else
                              "has no native bf16 (neither AVX512-BF16 nor AMX), so torch emulates it")
     values["auto"] = record["auto_precision"]
@@ -433,24 +441,39 @@ def ablation_values(record: dict) -> dict[str, str]:
 def benchmark_values(record: dict) -> dict[str, str]:
     """[[variant]] -> median epoch seconds, [[variant:x]] -> times faster than v1, [[variant:pct]] -> % of peak."""
     m, peak = benchmark_rows(record), record.get("peak_gflops")
+    rounds = rounds_of(record["runs"], "variant", "train_s")
     values = {}
     for name, r in m.items():
         values[name] = f"{r['train_s']:.1f} s"
         values[f"{name}:x"] = f"{m['v1']['train_s'] / r['train_s']:.2f}x"
-        values[f"{name}:cmp"] = compared(r["train_s"], m["default"]["train_s"])
+        values[f"{name}:cmp"] = compared(r["train_s"], m["default"]["train_s"], rounds.get(name, []),
+                                         rounds.get("default", []))
         if peak and "train_gflop" in r:
             values[f"{name}:pct"] = f"{100 * r['train_gflop'] / r['train_s'] / peak:.0f}%"
     return values
 
 
-SAME_SPEED = 0.03  # epochs within 3% of each other are called as fast: rounds of one invocation vary about that much
+SAME_SPEED = 0.03  # medians within 3% of each other are called as fast: rounds of one invocation vary about that much
 
 
-def compared(seconds: float, reference: float) -> str:
-    """'slower than', 'faster than' or 'about as fast as' the reference, in words for a sentence."""
+def compared(seconds: float, reference: float, rounds: list[float] = (), reference_rounds: list[float] = ()) -> str:
+    """'slower than', 'faster than' or 'about as fast as' the reference, in words for a sentence. With the rounds of
+    one invocation (round k of each ran side by side), a verdict holds only where every round agrees."""
     if abs(seconds / reference - 1) <= SAME_SPEED:
         return "about as fast as"
+    pairs = list(zip(rounds, reference_rounds))
+    if pairs and not (all(a < b for a, b in pairs) or all(a > b for a, b in pairs)):
+        return "in some rounds faster and in others slower than"
     return "slower than" if seconds > reference else "faster than"
+
+
+def rounds_of(runs: list[dict], key: str, value: str) -> dict[str, list[float]]:
+    """Every round's seconds of each variant (or lever) of a record, by name."""
+    found: dict[str, list[float]] = {}
+    for r in runs:
+        if r.get(value) is not None:
+            found.setdefault(r[key], []).append(r[value])
+    return found
 
 
 def report_markdown() -> str:
@@ -527,7 +550,7 @@ def test_set_ablations(record: dict, values: dict) -> tuple[str, str]:
     from .notes import TEST_SET_ABLATIONS
 
     title = "Earlier ablations, scored on the test set"
-    return title, f"## {title}\n\n{fill(TEST_SET_ABLATIONS, dict(path=shown(TEST_SET_ABLATIONS_RECORD)), title)}"
+    return title, f"## {title}\n\n{fill(TEST_SET_ABLATIONS, dict(path=display_path(TEST_SET_ABLATIONS_RECORD)), title)}"
 
 
 def benchmark_section(record: dict, values: dict) -> tuple[str, str]:
@@ -662,8 +685,8 @@ def profile_table(record: dict) -> str:
               "layer's input given a gradient so that its backward is timed too. GFLOP/s: 6 FLOPs per multiply-add "
               "of a training step (forward, and twice as much backward) over the step's time. The matmul peak, a "
               f"2048x2048 float32 product in the same invocation: {peak:.0f} GFLOP/s. Made by `{record['command']}` "
-              f"on {record['machine']}, {record['date']}; `python -m s4lib rerun {shown(PROFILE_RECORD)}` re-makes "
-              "it."]
+              f"on {record['machine']}, {record['date']}; `python -m s4lib rerun {display_path(PROFILE_RECORD)}` "
+              "re-makes it."]
     return "\n".join(lines)
 
 

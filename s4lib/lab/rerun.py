@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..checkpoint import config_record
 from ..errors import S4Error
-from ..project import shown
+from ..project import display_path
 from ..train import TrainConfig
 from .records import load_record, machine, record_runs, run_config, write_record
 
@@ -71,7 +71,7 @@ def rerun(path: str | Path, numbers: list[int] | None = None, dry_run: bool = Fa
     remade |= dict(machine=machine(), rerun=dict(date=dt.date.today().isoformat(), runs=[k + 1 for k in picked]))
     target = Path(out) if out else path
     write_record(remade, target)
-    print(f"wrote {shown(target)}")
+    print(f"wrote {display_path(target)}")
     return None
 
 
