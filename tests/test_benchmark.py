@@ -13,12 +13,12 @@ DATA = str(Path(__file__).resolve().parents[1] / "data")
 @pytest.mark.slow
 def test_benchmark_records_every_variant_and_ratios():
     config = TrainConfig(batch_size=64, train_subset=128, test_subset=200, data_root=DATA, device="cpu")
-    record = benchmark(config, repeats=1, names=("v1", "one_thread", "nchw"))  # seconds, not minutes
-    assert [r["variant"] for r in record["runs"]] == ["v1", "one_thread", "nchw"]
+    record = benchmark(config, repeats=1, names=("v1", "one_thread", "channels_last"))  # seconds, not minutes
+    assert [r["variant"] for r in record["runs"]] == ["v1", "one_thread", "channels_last"]
     assert [r["threads"] for r in record["runs"]][1] == 1 and record["runs"][1]["config"]["threads"] == 1
     # the subsets are honoured: 128 images are 2 batches of 64, not a full epoch of 938
     assert [(r["train_batches"], r["test_images"]) for r in record["runs"]] == [(2, 200)] * 3
-    for name in ("v1", "one_thread", "nchw"):
+    for name in ("v1", "one_thread", "channels_last"):
         m = record["median"][name]
         assert m["train_s"] > 0 and m["test_s"] > 0 and m["peak_rss_mib"] > 100
     table = benchmark_markdown(record)
