@@ -84,8 +84,10 @@ RECIPES: dict[str, dict] = {
     "s4": {},
     "tiny": dict(lr=0.1, dropout=0.05),
     "micro-sep-5": dict(num_epochs=19),
-    # scored once, after the last epoch; milder augmentation, which five epochs fit better
-    "fast": dict(num_epochs=5, dropout=0.05, eval_every=0, max_rotation_deg=5.0, max_shift_px=1.0),
+    # scored once, after the last epoch; milder augmentation, which five epochs fit better; bf16 where the hardware
+    # computes it natively (float32 elsewhere) and channels_last, which cost it no validation accuracy
+    "fast": dict(num_epochs=5, dropout=0.05, eval_every=0, max_rotation_deg=5.0, max_shift_px=1.0, precision="auto",
+                 memory_format="channels_last"),
 }
 
 
@@ -107,6 +109,8 @@ def setting_phrase(key: str, value) -> str:
     """A setting in words, e.g. 'lr 0.1' or 'scored after the last epoch only'."""
     if key == "eval_every" and value == 0:
         return "scored after the last epoch only"
+    if key == "precision" and value == "auto":
+        return "bf16 where native"
     return SETTING_PHRASES[key].format(value) if key in SETTING_PHRASES else f"{key} {value}"
 
 

@@ -77,3 +77,24 @@ def test_rerun_re_makes_the_picked_runs_from_the_record_alone(tmp_path, capsys, 
 def test_a_run_number_the_record_does_not_have_is_one_line(capsys):
     assert main(["rerun", "notebooks/results/seeds_s4.json", "--runs", "9", "--dry-run"]) == 2
     assert "the record has runs 1 to 5" in capsys.readouterr().err
+
+
+def test_fast_computes_as_its_last_search_decided_by_its_rule():
+    """search_fast-4's rule, applied to its record: of the candidates whose mean and lowest seed are at most 3 images
+    in 10,000 below the reference's, the one with the least median run time gives fast its precision and layout."""
+    import statistics
+
+    from s4lib.lab.experiments import runs_by_name
+    from s4lib.train import TrainConfig
+
+    record = load_record("notebooks/results/search_fast-4.json")
+    groups = runs_by_name(record["runs"])
+    images = {name: [round(r["final_test_acc"] * 10_000) for r in runs] for name, runs in groups.items()}
+    ref = images["fast as it is"]
+    accurate = [name for name, got in images.items()
+                if statistics.mean(got) >= statistics.mean(ref) - 3 and min(got) >= min(ref) - 3]
+    winner = min(accurate, key=lambda name: statistics.median(r["seconds"] for r in groups[name]))
+    won = groups[winner][0]["config"]
+    config = TrainConfig.preset("fast")
+    assert config.memory_format == won["memory_format"]
+    assert config.precision == ("auto" if won["precision"] == "bf16" else won["precision"])

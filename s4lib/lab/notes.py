@@ -82,9 +82,9 @@ SEARCH_NOTES: dict[str, tuple[str, str]] = {
         "epochs]]; the main layout with dropout on the head in 4 epochs scored [[main layout, dropout on the head, 4 "
         "epochs]]. More channels after the max-pool cost time: its runs took [[12 then 20 wide, 5 epochs:time]] (the "
         "median, two at a time, one thread each) against [[16 wide, 5 epochs, shift only:time]] for the 16-wide "
-        "design; the time-to-accuracy benchmark below is the speed figure. Its test run, the `fast` rows of the "
-        "seeds table, ended [[seeds:fast:below]] of its [[seeds:fast:n]] seeds below 99.4% (mean "
-        "[[seeds:fast:mean]])."),
+        "design; the time-to-accuracy benchmark below is the speed figure. Its test run, the `fast (fp32)` rows "
+        "of the seeds table, ended [[seeds:fast-float32:below]] of its [[seeds:fast-float32:n]] seeds below 99.4% "
+        "(mean [[seeds:fast-float32:mean]])."),
     "micro": (
         "A model under 5,000 parameters: first round",
         "The top scorer, `micro-p2` at 19 epochs ([[micro-p2, 19 epochs]]), leads `micro` ([[micro]]) by less "
