@@ -67,9 +67,10 @@ VARIANTS: dict[str, Variant] = {
 }
 # Time to accuracy (--time-to-accuracy): whole runs of a preset with its recipe, from the data on hand to the final
 # model evaluated (model built, every epoch trained and scored as its config says); name -> (what, preset)
-WHOLE_RUNS: dict[str, tuple[str, str]] = {
-    "main": ("the main run: the preset s4 with its recipe", "s4"),
-    "fast": ("the preset fast with its recipe", "fast"),
+WHOLE_RUNS: dict[str, tuple[str, str, dict]] = {
+    "main": ("the main run: the preset s4 with its recipe", "s4", {}),
+    "fast": ("the preset fast with its recipe", "fast", {}),
+    "fast_fp32": ("the preset fast computed in float32 and NCHW", "fast", dict(precision="fp32", memory_format="nchw")),
 }
 # and the levers of a run's speed, each timed over LEVER_IMAGES training images of the main config with one
 # setting changed: name -> (what, TrainConfig overrides); "fp32" (the main config itself) is the row to compare with
@@ -230,8 +231,8 @@ def time_to_accuracy_configs(data_root: str = "data", num_threads: int = 0, shri
     shrink: settings put on top of every row and lever (tests time a few batches of a subset, not whole runs).
     """
     shrink = shrink or {}
-    rows = {name: TrainConfig.preset(preset, data_root=data_root, threads=num_threads, **shrink)
-            for name, (_, preset) in WHOLE_RUNS.items()}
+    rows = {name: TrainConfig.preset(preset, data_root=data_root, threads=num_threads, **(overrides | shrink))
+            for name, (_, preset, overrides) in WHOLE_RUNS.items()}
     levers = {name: TrainConfig(**(dict(data_root=data_root, train_subset=LEVER_IMAGES, threads=num_threads)
                                    | overrides | shrink)) for name, (_, overrides) in LEVERS.items()}
     return rows, levers

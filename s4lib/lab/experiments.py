@@ -62,7 +62,8 @@ def summarise(runs: list[dict]) -> dict:
 
 def run_entry(result: TrainResult) -> dict:
     """What every experiment record keeps of one run: its config, final numbers, timing and the whole history. A run
-    whose loss diverged has no final numbers (None) and says where it diverged."""
+    whose loss diverged has no final numbers (None) and says where it diverged; one in precision auto, what it
+    computed in."""
     h, record = result.history, result.to_dict()
     last = h[-1] if h and not result.diverged else None
     final = {f"final_{key}": getattr(last, key) if last else None
@@ -71,7 +72,8 @@ def run_entry(result: TrainResult) -> dict:
                 first_losses=result.first_losses, last3_test_acc=[e.test_acc for e in h[-3:]],
                 seconds=sum(e.seconds + e.test_seconds for e in h), wall_seconds=result.wall_seconds,
                 epoch_seconds=statistics.median(e.seconds for e in h) if h else None, history=record["history"],
-                **({"diverged": result.diverged} if result.diverged else {}))
+                **({"diverged": result.diverged} if result.diverged else {}),
+                **({"computed_in": result.precision} if result.config.precision == "auto" else {}))
 
 
 def new_record(kind: str, command: str | None, plan: list[PlannedRun], placement: str, **fields) -> dict:

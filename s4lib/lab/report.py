@@ -58,13 +58,27 @@ def speed_sentence(benchmark: dict, time_to_accuracy: dict) -> str:
     """The README's one sentence on speed: an epoch of the main model, and a whole run of fast against the main run,
     each named by the invocation it comes from (and by its machine, where the two records ran on different ones)."""
     m, t = benchmark_rows(benchmark)["default"], time_to_accuracy["median"]
+    fast = t[preset_row(time_to_accuracy, "fast")]
     cpu, cpu_runs = (r["machine"].split(", torch")[0] for r in (benchmark, time_to_accuracy))
     there = "" if cpu_runs == cpu else f" on {cpu_runs}"
     return (f"On {cpu}, the main model trains an epoch in {m['train_s']:.1f} s (`{benchmark['command']}`, median "
             f"of {benchmark['repeats']} rounds), and{there} a whole run of `fast`, from the data on hand to its final "
-            f"model scored, takes {t['fast']['run_s']:.0f} s against the main run's {t['main']['run_s']:.0f} s, "
-            f"{time_to_accuracy['ratio']:.1f}x less (`{time_to_accuracy['command']}`, medians of "
+            f"model scored, takes {fast['run_s']:.0f} s against the main run's {t['main']['run_s']:.0f} s, "
+            f"{t['main']['run_s'] / fast['run_s']:.1f}x less (`{time_to_accuracy['command']}`, medians of "
             f"{time_to_accuracy['repeats']} rounds in one invocation).")
+
+
+def preset_row(record: dict, preset: str) -> str:
+    """The row of a time-to-accuracy record that timed a preset as it stands: its model, precision and layout."""
+    from ..train import TrainConfig
+
+    want = TrainConfig.preset(preset)
+    found = [name for name in record["rows"] if all(row_config(record, name)[key] == getattr(want, key)
+                                                    for key in ("model", "precision", "memory_format"))]
+    if not found:
+        raise S4Error(f"the time-to-accuracy record has no row of the preset {preset} as it stands: re-make it with "
+                      "`python -m s4lib benchmark --time-to-accuracy`")
+    return found[0]
 
 
 def row_config(record: dict, row: str) -> dict:
@@ -256,7 +270,14 @@ def time_to_accuracy_values(record: dict) -> dict[str, str]:
     m, lm = record["median"], record["lever_median"]
     values = {name: f"{r['run_s']:.0f} s" for name, r in m.items()}
     values |= {f"{name}:x": f"{lm['fp32'] / s:.2f}x" for name, s in lm.items()}
-    values["ratio"] = f"{record['ratio']:.2f}x"
+    fast = preset_row(record, "fast")
+    values |= {"fast:preset": values[fast], "fast:preset:row": f"`{fast}`",
+               "ratio": f"{m['main']['run_s'] / m[fast]['run_s']:.2f}x",
+               "fast:preset:accs": round_accuracies(record, fast)}
+    if "fast_fp32" in m:
+        whole = rounds_of(record["runs"], "row", "run_s")
+        values["fast:vs_fp32"] = compared(m["fast"]["run_s"], m["fast_fp32"]["run_s"], whole["fast"],
+                                          whole["fast_fp32"])
     values |= {f"lever:{name}": f"{s:.1f} s" for name, s in lm.items()}
     rounds = rounds_of(record["lever_runs"], "lever", "train_s_per_epoch")
     values |= {f"{name}:cmp": compared(s, lm["fp32"], rounds.get(name, []), rounds.get("fp32", []))
@@ -264,7 +285,6 @@ def time_to_accuracy_values(record: dict) -> dict[str, str]:
     values["bf16:native"] = ("computes bf16 natively (AVX512-BF16 or AMX)" if record["native_bf16"] else
                              "has no native bf16 (neither AVX512-BF16 nor AMX), so torch emulates it")
     values["auto"] = record["auto_precision"]
-    values["fast:accs"] = round_accuracies(record, "fast")
     return values
 
 
