@@ -65,12 +65,14 @@ VARIANTS: dict[str, Variant] = {
     "torchvision": Variant("the main config fed by torchvision's DataLoader (per-sample PIL)",
                            dict(loader="torchvision")),
 }
-# Time to accuracy (--time-to-accuracy): whole runs of a preset with its recipe, from the data on hand to the final
-# model evaluated (model built, every epoch trained and scored as its config says); name -> (what, preset)
+# Time to accuracy (--time-to-accuracy): whole runs of a preset, from the data on hand to the final model evaluated
+# (model built, every epoch trained and scored as its config says); name -> (what, preset, settings that differ
+# from the preset's recipe)
 WHOLE_RUNS: dict[str, tuple[str, str, dict]] = {
     "main": ("the main run: the preset s4 with its recipe", "s4", {}),
+    "fast_bf16_cl": ("the preset fast in bf16 where native and channels_last", "fast",
+                     dict(precision="auto", memory_format="channels_last")),
     "fast": ("the preset fast with its recipe", "fast", {}),
-    "fast_fp32": ("the preset fast computed in float32 and NCHW", "fast", dict(precision="fp32", memory_format="nchw")),
 }
 # and the levers of a run's speed, each timed over LEVER_IMAGES training images of the main config with one
 # setting changed: name -> (what, TrainConfig overrides); "fp32" (the main config itself) is the row to compare with

@@ -274,10 +274,10 @@ def time_to_accuracy_values(record: dict) -> dict[str, str]:
     values |= {"fast:preset": values[fast], "fast:preset:row": f"`{fast}`",
                "ratio": f"{m['main']['run_s'] / m[fast]['run_s']:.2f}x",
                "fast:preset:accs": round_accuracies(record, fast)}
-    if "fast_fp32" in m:
+    if "fast_bf16_cl" in m:
         whole = rounds_of(record["runs"], "row", "run_s")
-        values["fast:vs_fp32"] = compared(m["fast"]["run_s"], m["fast_fp32"]["run_s"], whole["fast"],
-                                          whole["fast_fp32"])
+        values["fast_bf16_cl:vs_fast"] = compared(m["fast_bf16_cl"]["run_s"], m["fast"]["run_s"],
+                                                  whole["fast_bf16_cl"], whole["fast"])
     values |= {f"lever:{name}": f"{s:.1f} s" for name, s in lm.items()}
     rounds = rounds_of(record["lever_runs"], "lever", "train_s_per_epoch")
     values |= {f"{name}:cmp": compared(s, lm["fp32"], rounds.get(name, []), rounds.get("fp32", []))
