@@ -11,14 +11,15 @@ from .errors import S4Error
 
 DROPOUT = 0.1  # the main model's drop probability (TrainConfig's default)
 DROPOUT_PLACES = ("all", "after_pool", "head")
+DOWNSAMPLES = ("maxpool", "stride")
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """Everything that builds a network of this family: 3x3 convs, one max-pool + 1x1 transition, more 3x3 convs,
-    GAP and a Linear layer to 10 logits."""
+    """Everything that builds a network of this family: 3x3 convs, the map halved (max-pool or strided conv) with an
+    optional 1x1 transition, more 3x3 convs, GAP and a Linear layer to 10 logits."""
 
-    block1: tuple[int, ...]  # widths of the 3x3 convs before the max-pool (each shrinks the map by 2 unless padded)
+    block1: tuple[int, ...]  # widths of the 3x3 convs before the map is halved (each shrinks it by 2 unless padded)
     squeeze: int  # channels after the transition's 1x1 conv; 0 = no 1x1 conv, the max-pool alone
     block2: tuple[int, ...]  # widths of the 3x3 convs after the max-pool
     batchnorm: bool = True  # BatchNorm after every conv (False: the convs get biases instead)
@@ -31,6 +32,9 @@ class Architecture:
     # True: block2's 3x3 convs are depthwise-separable, a 3x3 conv per channel and a 1x1 conv mixing them:
     # C * 9 + C * C' weights instead of C * C' * 9, so the same parameters buy wider layers
     separable: bool = False
+    # how the map is halved between the blocks: a "maxpool" after block1, or block1's last conv moving in "stride"s of
+    # 2 pixels, which computes a quarter of that conv's positions and needs no pooling layer
+    downsample: str = "maxpool"
 
     def __post_init__(self) -> None:
         problems = []
@@ -40,6 +44,8 @@ class Architecture:
             problems.append("widths must be whole numbers >= 1 (squeeze >= 0)")
         if self.dropout_at not in DROPOUT_PLACES:
             problems.append(f"dropout_at must be one of {', '.join(DROPOUT_PLACES)}, got {self.dropout_at!r}")
+        if self.downsample not in DOWNSAMPLES:
+            problems.append(f"downsample must be one of {', '.join(DOWNSAMPLES)}, got {self.downsample!r}")
         if not 0 <= self.padded <= len(self.block1):
             problems.append(f"padded must be in 0..{len(self.block1)} (the convs before the max-pool)")
         if problems:
@@ -118,8 +124,8 @@ def recipe_words(name: str) -> str:
     return ", ".join(setting_phrase(k, v) for k, v in RECIPES[name].items())
 
 
-def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True,
-               spatial_dropout: bool = False, padding: int = 0, separable: bool = False) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True, spatial_dropout: bool = False,
+               padding: int = 0, separable: bool = False, stride: int = 1) -> nn.Sequential:
     """3x3 conv (no padding unless asked, no bias: BN supplies the shift) -> BatchNorm -> ReLU -> Dropout (if > 0).
 
     separable: the 3x3 conv filters each channel on its own, then a 1x1 conv mixes the channels.
@@ -129,19 +135,21 @@ def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True,
         conv = [nn.Conv2d(c_in, c_in, 3, padding=padding, groups=c_in, bias=False),
                 nn.Conv2d(c_in, c_out, 1, bias=not batchnorm)]
     else:
-        conv = [nn.Conv2d(c_in, c_out, 3, padding=padding, bias=not batchnorm)]
+        conv = [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=padding, bias=not batchnorm)]
     layers = [*conv, *norm, nn.ReLU()]
     if dropout > 0:
         layers.append(nn.Dropout2d(dropout) if spatial_dropout else nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
-def transition(c_in: int, c_out: int, batchnorm: bool = True) -> nn.Sequential:
-    """Max-pool halves the resolution, then a 1x1 conv merges the channels into fewer (c_out = 0: no 1x1)."""
-    if c_out == 0:
-        return nn.Sequential(nn.MaxPool2d(2))
-    norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
-    return nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(c_in, c_out, 1, bias=not batchnorm), *norm, nn.ReLU())
+def transition(c_in: int, c_out: int, batchnorm: bool = True, pool: bool = True) -> nn.Sequential:
+    """Max-pool halves the resolution (pool=False: a strided conv already did), then a 1x1 conv merges the channels
+    into fewer (c_out = 0: no 1x1)."""
+    layers = [nn.MaxPool2d(2)] if pool else []
+    if c_out:
+        norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
+        layers += [nn.Conv2d(c_in, c_out, 1, bias=not batchnorm), *norm, nn.ReLU()]
+    return nn.Sequential(*layers)
 
 
 class Net(nn.Module):
@@ -154,11 +162,14 @@ class Net(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         c = 1
         early = dropout if arch.dropout_at == "all" else 0.0
+        strided = arch.downsample == "stride"
         for k, width in enumerate(arch.block1, start=1):
+            stride = 2 if strided and k == len(arch.block1) else 1
             layers.append((f"conv{k}", conv_block(c, width, early, arch.batchnorm, arch.spatial_dropout,
-                                                  padding=int(k <= arch.padded))))
+                                                  padding=int(k <= arch.padded), stride=stride)))
             c = width
-        layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm)))
+        if not strided or arch.squeeze:
+            layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm, pool=not strided)))
         c = arch.squeeze or c
         late = 0.0 if arch.dropout_at == "head" else dropout
         for k, width in enumerate(arch.block2, start=len(arch.block1) + 1):

@@ -112,6 +112,24 @@ def test_padding_keeps_the_size_and_adds_no_parameters():
         replace(plain, padded=4)
 
 
+def test_a_strided_first_conv_halves_the_map_like_the_max_pool_with_the_same_parameters():
+    from s4lib.model import Net
+
+    pooled = Architecture(block1=(12,), squeeze=0, block2=(20,) * 5, dropout_at="head")
+    strided = Net(replace(pooled, downsample="stride"))
+    assert count_parameters(strided) == count_parameters(Net(pooled))
+    assert "MaxPool2d" not in layer_types(strided) and "MaxPool2d" in layer_types(Net(pooled))
+    rows = receptive_field_table(strided)
+    assert [r.size_out for r in rows[:3]] == [28, 13, 11]  # (28 - 3) // 2 + 1 = 13, as 26 pooled by 2
+    assert [r.jump for r in rows[:3]] == [1, 2, 2]
+    assert strided(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    squeezed = Net(replace(PRESETS["s4"], downsample="stride"))  # a 1x1 transition stays, without its max-pool
+    assert "MaxPool2d" not in layer_types(squeezed)
+    assert count_parameters(squeezed) == count_parameters(Net(PRESETS["s4"]))
+    with pytest.raises(S4Error, match="downsample"):
+        replace(pooled, downsample="avgpool")
+
+
 def test_a_separable_preset_filters_each_channel_then_mixes_and_counts_by_hand():
     a = PRESETS["micro-sep-5"]
     model = build_model(a)
