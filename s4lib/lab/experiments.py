@@ -455,7 +455,9 @@ def search_markdown(record: dict, path: str | Path | None = None) -> str:
                      f"{mean_and_range([r['final_test_acc'] for r in runs])} | "
                      f"{mean_of([r['epoch_seconds'] for r in runs]) or 0:.1f} |")
     held = first_config(record)["validation"]
-    epochs = statistics.mode(r["config"]["num_epochs"] for r in record["runs"])
+    # the epochs of the candidates whose names give none (a name that changes the epochs says so)
+    unnamed = {r["config"]["num_epochs"] for r in record["runs"] if "epoch" not in r["name"]}
+    epochs = unnamed.pop() if len(unnamed) == 1 else statistics.mode(r["config"]["num_epochs"] for r in record["runs"])
     lines += ["", f"{epochs} epochs unless the candidate names another number, on "
               f"{MNIST_TRAIN_IMAGES - held:,} training images, scored on the {held:,} held out (a fixed split); "
               f"seed(s) {', '.join(map(str, record['seeds']))}. " + made_by(record, path)]
@@ -490,17 +492,9 @@ def model_label(config: dict) -> str:
     (a network that is no preset is compared with the defaults)."""
     from dataclasses import asdict
 
-    preset = config["model"] in PRESETS
-    reference = asdict(TrainConfig.preset(config["model"]) if preset else TrainConfig())
+    reference = asdict(TrainConfig.preset(config["model"]) if config["model"] in PRESETS else TrainConfig())
     changed = [setting_phrase(k, config[k]) for k in LABEL_SETTINGS if config[k] != reference[k]]
-    if preset and config["architecture"] is not None:  # a preset's earlier design: its layers that differ
-        today = PRESETS[config["model"]].to_dict()
-        changed = [ARCHITECTURE_PHRASES.get((k, v), f"{k} {v}") for k, v in config["architecture"].items()
-                   if v != today[k]] + changed
     return config["model"] + (f" ({', '.join(changed)})" if changed else "")
-
-
-ARCHITECTURE_PHRASES = {("downsample", "maxpool"): "max-pool", ("downsample", "stride"): "strided first conv"}
 
 
 def ablations_markdown(record: dict, path: str | Path | None = None) -> str:

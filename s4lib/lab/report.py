@@ -365,8 +365,11 @@ def search_values(record: dict) -> dict[str, str]:
         held = first_config(record)["validation"]
         right = round(sum(accs) * held)
         values[name] = f"{100 * sum(accs) / len(accs):.2f}%"
+        values[f"{name}:mean3"] = f"{100 * sum(accs) / len(accs):.3f}%"  # where a bar sits on the 2nd decimal
         values[f"{name}:right"] = f"{right:,} of {len(accs) * held:,}"
         values[f"{name}:min"] = f"{100 * min(accs):.2f}%"
+        checks = [r.get("final_train_check_acc") for r in runs]
+        values[f"{name}:check"] = f"{100 * statistics.mean(checks):.2f}%" if None not in checks else ""
         values[f"{name}:time"] = f"{statistics.median(r['wall_seconds'] for r in runs):.0f} s" \
             if all("wall_seconds" in r for r in runs) else ""
     return values
