@@ -79,6 +79,18 @@ def test_a_run_number_the_record_does_not_have_is_one_line(capsys):
     assert "the record has runs 1 to 5" in capsys.readouterr().err
 
 
+def images_right(groups: dict[str, list[dict]]) -> dict[str, list[int]]:
+    """Each candidate's held-out images right, seed by seed (of 10,000: whole numbers, where a bar is compared)."""
+    return {name: [round(r["final_test_acc"] * 10_000) for r in runs] for name, runs in groups.items()}
+
+
+def quickest(groups: dict[str, list[dict]], names: list[str]) -> str:
+    """Of the named candidates, the one whose runs took the least median time: how the fast searches decide."""
+    import statistics
+
+    return min(names, key=lambda name: statistics.median(r["wall_seconds"] for r in groups[name]))
+
+
 def test_fast_computes_as_its_search_and_the_time_to_accuracy_decided_by_their_rules():
     """search_fast-4's rule on its record: of the candidates whose mean and lowest seed are at most 3 images in 10,000
     below the reference's, the one with the least median run time; then the time to accuracy's: that choice enters
@@ -90,11 +102,11 @@ def test_fast_computes_as_its_search_and_the_time_to_accuracy_decided_by_their_r
 
     record = load_record("notebooks/results/search_fast-4.json")
     groups = runs_by_name(record["runs"])
-    images = {name: [round(r["final_test_acc"] * 10_000) for r in runs] for name, runs in groups.items()}
+    images = images_right(groups)
     ref = images["fast as it is"]
     accurate = [name for name, got in images.items()
                 if statistics.mean(got) >= statistics.mean(ref) - 3 and min(got) >= min(ref) - 3]
-    won = groups[min(accurate, key=lambda name: statistics.median(r["wall_seconds"] for r in groups[name]))]
+    won = groups[quickest(groups, accurate)]
     choice = (won[0]["config"]["precision"].replace("bf16", "auto"), won[0]["config"]["memory_format"])
     whole = load_record("notebooks/results/time_to_accuracy.json")
     rows = {r["row"]: r["config"] for r in whole["runs"]}
@@ -120,11 +132,10 @@ def test_fast_is_the_design_the_searches_fast_5_and_fast_6_chose_by_their_bar():
     def chosen(name: str) -> dict:
         groups = runs_by_name(load_record(f"notebooks/results/search_{name}.json")["runs"])
         bar = {k: round(v * 10_000) for k, v in FAST_5_BAR.items()}
-        images = {c: [round(r["final_test_acc"] * 10_000) for r in runs] for c, runs in groups.items()}
-        accurate = [c for c, got in images.items()
+        accurate = [c for c, got in images_right(groups).items()
                     if min(got) >= bar["every_seed"] and statistics.mean(got) >= bar["mean"]]
         assert "fast as it is" in groups
-        won = min(accurate, key=lambda c: statistics.median(r["wall_seconds"] for r in groups[c]))
+        won = quickest(groups, accurate)
         return dict(reference=recipe(groups["fast as it is"][0]["config"]), won=recipe(groups[won][0]["config"]))
 
     first, second = chosen("fast-5"), chosen("fast-6")

@@ -181,6 +181,14 @@ MILDER = dict(max_rotation_deg=5.0, max_shift_px=1.0)  # the augmentation the sh
 FAST_BAR = dict(every_seed=0.9930, mean=0.9935)  # validation accuracy the rule of the search fast-2 asks for
 FAST_5_BAR = dict(every_seed=0.9925, mean=0.9929)  # the search fast-5's bar: fast's own validation level, less 0.03
 STRIDED = replace(PRESETS["fast"], downsample="stride")  # fast with its first conv in strides of 2, no max-pool
+STRIDED_PADDED = replace(STRIDED, padded=1)  # the same conv padded: 14x14 maps after it, not 13x13
+FAST_AS_IT_IS = dict(model="fast", architecture=PRESETS["fast"], **RECIPES["fast"])  # the base of fast's later searches
+FAST_REFERENCE = Candidate("the reference: a first conv of 12, the max-pool, five 3x3 convs of 20", {})
+# how the searches fast-5 and fast-6 decide, once their bar has said which candidates are accurate enough
+FAST_5_DECISION = ("Of the candidates accurate enough, the one with the least median run time in this search (every "
+                   "run placed the same way) becomes the preset fast; if that is fast as it is, the reference row, "
+                   "fast stays. Only a changed fast is then trained on all 60,000 training images for seeds 1 to 5 "
+                   "and tested once, and that test run is reported whatever it gives.")
 # Design searches, judged on validation images held out of the training set (the test set is never read).
 SEARCHES: dict[str, Search] = {
     "fast-2": Search(
@@ -254,7 +262,7 @@ SEARCHES: dict[str, Search] = {
               "it is. A bf16 winner enters the preset as precision auto: bf16 where the CPU computes it natively, "
               "float32, the reference, elsewhere. Only a changed fast is then trained on all 60,000 training images "
               "for seeds 1 to 5 and tested once, and that test run is reported whatever it gives."),
-        base=dict(model="fast", architecture=PRESETS["fast"], **RECIPES["fast"]), seeds=(1, 2, 3, 4, 5),
+        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
             "fast as it is": Candidate("the reference: float32, NCHW", {}),
             "bf16": Candidate("bf16 autocast", dict(precision="bf16")),
@@ -272,19 +280,16 @@ SEARCHES: dict[str, Search] = {
               "less 3 images in 10,000. fast scored a lowest seed of 99.28% and a mean of 99.32% on these seeds in "
               "the search fast-4 (99.29% and 99.32% in fast-3, on another CPU), and its test run ended every seed "
               "at 99.48% or more, so a design at that level predicts 99.4% on every test seed with room for the "
-              "3 images. Of the candidates accurate enough, the one with the least median run time in this search "
-              "(every run placed the same way) becomes the preset fast; if that is fast as it is, the reference "
-              "row, fast stays. Only a changed fast is then trained on all 60,000 training images for seeds 1 to "
-              "5 and tested once, and that test run is reported whatever it gives."),
-        base=dict(model="fast", architecture=PRESETS["fast"], **RECIPES["fast"]), seeds=(1, 2, 3, 4, 5),
+              "3 images. " + FAST_5_DECISION),
+        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": Candidate("the reference: a first conv of 12, the max-pool, five 3x3 convs of 20", {}),
+            "fast as it is": FAST_REFERENCE,
             "stride 2": Candidate("the first conv in strides of 2 instead of the max-pool",
                                   dict(model="fast-stride", architecture=STRIDED)),
             "stride 2, 16 first": Candidate("the same with 16 channels in the first conv",
                                             dict(model="fast-stride-16", architecture=replace(STRIDED, block1=(16,)))),
             "stride 2, padded": Candidate("the same with the first conv padded (14x14 maps after it, not 13x13)",
-                                          dict(model="fast-stride-padded", architecture=replace(STRIDED, padded=1))),
+                                          dict(model="fast-stride-padded", architecture=STRIDED_PADDED)),
             "stride 2, 4 epochs": Candidate("the first conv in strides of 2, 4 epochs",
                                             dict(model="fast-stride", architecture=STRIDED, num_epochs=4)),
             "stride 2, batch 256, lr 0.8": Candidate(
@@ -299,24 +304,20 @@ SEARCHES: dict[str, Search] = {
         rule=("fast-5's rule and bar: every one of the five seeds at "
               f"{100 * FAST_5_BAR['every_seed']:.2f}% or more on the validation images and their mean at "
               f"{100 * FAST_5_BAR['mean']:.2f}% or more (fast's own level less 3 images in 10,000; fast's test run "
-              "ended every seed at 99.48% or more). Of the candidates accurate enough, the one with the least "
-              "median run time in this search (every run placed the same way) becomes the preset fast; if that "
-              "is fast as it is, the reference row, fast stays. Only a changed fast is then trained on all 60,000 "
-              "training images for seeds 1 to 5 and tested once, and that test run is reported whatever it "
-              "gives."),
-        base=dict(model="fast", architecture=PRESETS["fast"], **RECIPES["fast"]), seeds=(1, 2, 3, 4, 5),
+              "ended every seed at 99.48% or more). " + FAST_5_DECISION),
+        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": Candidate("the reference: a first conv of 12, the max-pool, five 3x3 convs of 20", {}),
+            "fast as it is": FAST_REFERENCE,
             "stride 2, padded, batch 256, lr 0.8, 6 epochs": Candidate(
                 "the first conv padded and in strides of 2 (14x14 maps after it), batches of 256 at peak lr 0.8, "
-                "6 epochs", dict(model="fast-stride-padded", architecture=replace(STRIDED, padded=1),
+                "6 epochs", dict(model="fast-stride-padded", architecture=STRIDED_PADDED,
                                  batch_size=256, lr=0.8, num_epochs=6)),
             "stride 2, batch 256, lr 0.8, 7 epochs": Candidate(
                 "the first conv in strides of 2 (13x13 maps after it), batches of 256 at peak lr 0.8, 7 epochs",
                 dict(model="fast-stride", architecture=STRIDED, batch_size=256, lr=0.8, num_epochs=7)),
             "stride 2, padded, 6 epochs": Candidate(
                 "the first conv padded and in strides of 2, batches of 128, 6 epochs",
-                dict(model="fast-stride-padded", architecture=replace(STRIDED, padded=1), num_epochs=6)),
+                dict(model="fast-stride-padded", architecture=STRIDED_PADDED, num_epochs=6)),
         }),
 }
 

@@ -360,12 +360,12 @@ def search_values(record: dict) -> dict[str, str]:
     from .experiments import runs_by_name
 
     values = {}
+    held = first_config(record)["validation"]
     for name, runs in runs_by_name(record["runs"]).items():
         accs = [r["final_test_acc"] for r in runs]
-        held = first_config(record)["validation"]
-        right = round(sum(accs) * held)
-        values[name] = f"{100 * sum(accs) / len(accs):.2f}%"
-        values[f"{name}:mean3"] = f"{100 * sum(accs) / len(accs):.3f}%"  # where a bar sits on the 2nd decimal
+        right, mean = round(sum(accs) * held), statistics.mean(accs)
+        values[name] = f"{100 * mean:.2f}%"
+        values[f"{name}:mean3"] = f"{100 * mean:.3f}%"  # where a bar sits on the 2nd decimal
         values[f"{name}:right"] = f"{right:,} of {len(accs) * held:,}"
         values[f"{name}:min"] = f"{100 * min(accs):.2f}%"
         checks = [r.get("final_train_check_acc") for r in runs]
