@@ -35,6 +35,9 @@ class Architecture:
     # how the map is halved between the blocks: a "maxpool" after block1, or block1's last conv moving in "stride"s of
     # 2 pixels, which computes a quarter of that conv's positions and needs no pooling layer
     downsample: str = "maxpool"
+    # the kernel of the conv that halves the map when downsample is "stride": 3, or 4, whose 4x4 windows in strides
+    # of 2 cover what a 3x3 conv and the 2x2 max-pool after it see together (4x4 pixels), at a quarter of the positions
+    stride_kernel: int = 3
 
     def __post_init__(self) -> None:
         problems = []
@@ -46,6 +49,10 @@ class Architecture:
             problems.append(f"dropout_at must be one of {', '.join(DROPOUT_PLACES)}, got {self.dropout_at!r}")
         if self.downsample not in DOWNSAMPLES:
             problems.append(f"downsample must be one of {', '.join(DOWNSAMPLES)}, got {self.downsample!r}")
+        if not isinstance(self.stride_kernel, int) or self.stride_kernel < 1:
+            problems.append(f"stride_kernel must be a whole number >= 1, got {self.stride_kernel!r}")
+        elif self.stride_kernel != 3 and self.downsample != "stride":
+            problems.append("stride_kernel sizes the strided conv: it needs downsample 'stride'")
         if not 0 <= self.padded <= len(self.block1):
             problems.append(f"padded must be in 0..{len(self.block1)} (the convs before the max-pool)")
         if problems:
@@ -125,9 +132,10 @@ def recipe_words(name: str) -> str:
 
 
 def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True, spatial_dropout: bool = False,
-               padding: int = 0, separable: bool = False, stride: int = 1) -> nn.Sequential:
+               padding: int = 0, separable: bool = False, stride: int = 1, kernel: int = 3) -> nn.Sequential:
     """3x3 conv (no padding unless asked, no bias: BN supplies the shift) -> BatchNorm -> ReLU -> Dropout (if > 0).
 
+    kernel: another size for the conv (the strided conv's 4x4); the separable conv is always 3x3.
     separable: the 3x3 conv filters each channel on its own, then a 1x1 conv mixes the channels.
     """
     norm = [nn.BatchNorm2d(c_out)] if batchnorm else []
@@ -135,7 +143,7 @@ def conv_block(c_in: int, c_out: int, dropout: float, batchnorm: bool = True, sp
         conv = [nn.Conv2d(c_in, c_in, 3, padding=padding, groups=c_in, bias=False),
                 nn.Conv2d(c_in, c_out, 1, bias=not batchnorm)]
     else:
-        conv = [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=padding, bias=not batchnorm)]
+        conv = [nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=not batchnorm)]
     layers = [*conv, *norm, nn.ReLU()]
     if dropout > 0:
         layers.append(nn.Dropout2d(dropout) if spatial_dropout else nn.Dropout(dropout))
@@ -164,9 +172,10 @@ class Net(nn.Module):
         early = dropout if arch.dropout_at == "all" else 0.0
         strided = arch.downsample == "stride"
         for k, width in enumerate(arch.block1, start=1):
-            stride = 2 if strided and k == len(arch.block1) else 1
+            halves = strided and k == len(arch.block1)
             layers.append((f"conv{k}", conv_block(c, width, early, arch.batchnorm, arch.spatial_dropout,
-                                                  padding=int(k <= arch.padded), stride=stride)))
+                                                  padding=int(k <= arch.padded), stride=2 if halves else 1,
+                                                  kernel=arch.stride_kernel if halves else 3)))
             c = width
         if not strided or arch.squeeze:
             layers.append(("transition", transition(c, arch.squeeze, arch.batchnorm, pool=not strided)))

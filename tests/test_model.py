@@ -130,6 +130,26 @@ def test_a_strided_first_conv_halves_the_map_like_the_max_pool_with_the_same_par
         replace(pooled, downsample="avgpool")
 
 
+def test_a_4x4_strided_conv_sees_the_window_of_a_3x3_conv_and_its_max_pool_at_a_quarter_of_the_positions():
+    from s4lib.model import Net
+
+    pooled = Architecture(block1=(12,), squeeze=0, block2=(20,) * 5, dropout_at="head")
+    strided = Net(replace(pooled, downsample="stride", stride_kernel=4))
+    conv = strided.features.conv1[0]
+    assert conv.kernel_size == (4, 4) and conv.stride == (2, 2)
+    assert count_parameters(strided) == count_parameters(Net(pooled)) + 12 * (16 - 9)  # 7 more weights a filter
+    pooled_rows, rows = receptive_field_table(Net(pooled)), receptive_field_table(strided)
+    # after the max-pool and after the 4x4 strided conv: the same 13x13 map, every position seeing 4x4 pixels
+    assert (pooled_rows[2].size_out, pooled_rows[2].rf, pooled_rows[2].jump) == (13, 4, 2)
+    assert (rows[1].size_out, rows[1].rf, rows[1].jump) == (13, 4, 2)
+    assert [r.rf for r in rows[-3:]] == [r.rf for r in pooled_rows[-3:]]  # and the same field at the end
+    assert strided(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(S4Error, match="stride_kernel"):
+        replace(pooled, stride_kernel=4)  # the max-pool's conv stays 3x3
+    with pytest.raises(S4Error, match="stride_kernel"):
+        replace(pooled, downsample="stride", stride_kernel=0)
+
+
 def test_a_separable_preset_filters_each_channel_then_mixes_and_counts_by_hand():
     a = PRESETS["micro-sep-5"]
     model = build_model(a)
