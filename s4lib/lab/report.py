@@ -518,7 +518,9 @@ def report_markdown() -> str:
         sections.append((title, f"## {title}\n\nEach search trains its candidates on 50,000 training images and "
                                 "scores their final epoch on the 10,000 held out; the test set is not read. The main "
                                 "model's searches come first, then those of the fast preset and those for a model "
-                                "under 5,000 parameters."))
+                                "under 5,000 parameters. A search's run times compare its own candidates, which ran "
+                                "in one invocation on one machine; the shared machines of two searches can run at "
+                                "different speeds, so one design's time can differ from one search to another."))
     for name in SEARCH_ORDER:
         if name in searches:
             text = search_section(name, searches[name], searches, seed_values)
