@@ -183,6 +183,7 @@ FAST_5_BAR = dict(every_seed=0.9925, mean=0.9929)  # the search fast-5's bar: fa
 STRIDED = replace(PRESETS["fast"], downsample="stride")  # fast with its first conv in strides of 2, no max-pool
 STRIDED_PADDED = replace(STRIDED, padded=1)  # the same conv padded: 14x14 maps after it, not 13x13
 STRIDED_4X4 = replace(STRIDED, stride_kernel=4)  # a 4x4 strided conv: the 4x4 pixels fast's conv and max-pool see
+FAST_STRIDE4 = dict(model="fast-stride4", architecture=STRIDED_4X4)  # the candidates of fast-8 build it
 FAST_AS_IT_IS = dict(model="fast", architecture=PRESETS["fast"], **RECIPES["fast"])  # the base of fast's later searches
 FAST_REFERENCE = Candidate("the reference: a first conv of 12, the max-pool, five 3x3 convs of 20", {})
 # how the searches fast-5 to fast-8 decide, once their bar has said which candidates are accurate enough
@@ -357,15 +358,13 @@ SEARCHES: dict[str, Search] = {
         candidates={
             "fast as it is": FAST_REFERENCE,
             "4x4 stride 2": Candidate("a 4x4 first conv in strides of 2 instead of the 3x3 conv and the max-pool",
-                                      dict(model="fast-stride4", architecture=STRIDED_4X4)),
-            "4x4 stride 2, bf16 where native": Candidate(
-                "the same in bf16 where native", dict(model="fast-stride4", architecture=STRIDED_4X4,
-                                                      precision="auto")),
+                                      FAST_STRIDE4),
+            "4x4 stride 2, bf16 where native": Candidate("the same in bf16 where native",
+                                                         FAST_STRIDE4 | dict(precision="auto")),
             "4x4 stride 2, 6 epochs": Candidate("the 4x4 strided first conv, 6 epochs",
-                                                dict(model="fast-stride4", architecture=STRIDED_4X4, num_epochs=6)),
+                                                FAST_STRIDE4 | dict(num_epochs=6)),
             "4x4 stride 2, 6 epochs, bf16 where native": Candidate(
-                "the same in bf16 where native", dict(model="fast-stride4", architecture=STRIDED_4X4, num_epochs=6,
-                                                      precision="auto")),
+                "the same in bf16 where native", FAST_STRIDE4 | dict(num_epochs=6, precision="auto")),
         }),
 }
 
