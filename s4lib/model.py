@@ -12,6 +12,7 @@ from .errors import S4Error
 DROPOUT = 0.1  # the main model's drop probability (TrainConfig's default)
 DROPOUT_PLACES = ("all", "after_pool", "head")
 DOWNSAMPLES = ("maxpool", "stride")
+MAX_CROP = 6  # a crop leaves at least the central 16x16 pixels of the 28x28 image
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Architecture:
     # the kernel of the conv that halves the map when downsample is "stride": 3, or 4, whose 4x4 windows in strides
     # of 2 cover what a 3x3 conv and the 2x2 max-pool after it see together (4x4 pixels), at a quarter of the positions
     stride_kernel: int = 3
+    # pixels cut from every border of the 28x28 image before the first conv: MNIST's digits were fitted into 20x20
+    # pixels and centred in the 28x28 image, so its border holds little ink, and every later map is smaller
+    crop: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -53,6 +57,8 @@ class Architecture:
             problems.append(f"stride_kernel must be a whole number >= 1, got {self.stride_kernel!r}")
         elif self.stride_kernel != 3 and self.downsample != "stride":
             problems.append("stride_kernel sizes the strided conv: it needs downsample 'stride'")
+        if not isinstance(self.crop, int) or not 0 <= self.crop <= MAX_CROP:
+            problems.append(f"crop must be a whole number of pixels in 0..{MAX_CROP}, got {self.crop!r}")
         if not 0 <= self.padded <= len(self.block1):
             problems.append(f"padded must be in 0..{len(self.block1)} (the convs before the max-pool)")
         if problems:
@@ -160,6 +166,21 @@ def transition(c_in: int, c_out: int, batchnorm: bool = True, pool: bool = True)
     return nn.Sequential(*layers)
 
 
+class Crop(nn.Module):
+    """Cuts px pixels from every border of a batch of images: the central part goes on, the border is never read."""
+
+    def __init__(self, px: int) -> None:
+        super().__init__()
+        self.px = px
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        p = self.px
+        return X[..., p:X.shape[-2] - p, p:X.shape[-1] - p]
+
+    def extra_repr(self) -> str:
+        return f"px={self.px}"
+
+
 class Net(nn.Module):
     """Conv blocks -> transition -> conv blocks -> global average pooling -> Linear to 10 logits."""
 
@@ -167,7 +188,7 @@ class Net(nn.Module):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise S4Error(f"dropout must be in [0, 1), got {dropout}")
-        layers: list[tuple[str, nn.Module]] = []
+        layers: list[tuple[str, nn.Module]] = [("crop", Crop(arch.crop))] if arch.crop else []
         c = 1
         early = dropout if arch.dropout_at == "all" else 0.0
         strided = arch.downsample == "stride"

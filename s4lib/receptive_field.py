@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from .errors import S4Error
+from .model import Crop
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ def receptive_field_table(model: nn.Module, input_size: int = 28) -> list[RFRow]
     rows = [RFRow("input", "image", 1, input_size, 1, 1, 0.0)]
     n, rf, jump, channels, start = input_size, 1, 1, 1, 0.0
     for name, m in model.named_modules():
+        if isinstance(m, Crop):  # the map loses its border; what each pixel sees is unchanged
+            n, start = n - 2 * m.px, start + m.px
+            rows.append(RFRow(name, f"crop {m.px} px", channels, n, rf, jump, start))
+            continue
         if isinstance(m, nn.Conv2d):
             k, s, p = _as_int(m.kernel_size), _as_int(m.stride), _as_int(m.padding)
             kind, channels = f"conv {k}x{k}", m.out_channels

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .model import count_parameters
+from .model import Crop, count_parameters
 from .receptive_field import receptive_field_table
 
 
@@ -52,6 +52,8 @@ def layer_name(m: nn.Module) -> str:
         return f"{type(m).__name__}({m.p:g})"
     if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         return "GAP" if isinstance(m, nn.AdaptiveAvgPool2d) else "global max-pool"
+    if isinstance(m, Crop):
+        return f"crop {m.px} px a border"
     return type(m).__name__.replace("BatchNorm2d", "BN")
 
 

@@ -23,7 +23,7 @@ def test_every_preset_maps_images_to_ten_logits(preset):
     model = build_model(preset)
     assert count_parameters(model) < 20_000
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    assert receptive_field_table(model)[-1].rf >= 28
+    assert receptive_field_table(model)[-1].rf >= 28 - 2 * PRESETS[preset].crop  # the GAP sees all it is given
 
 
 def test_the_ablations_change_only_what_they_name():
@@ -148,6 +148,31 @@ def test_a_4x4_strided_conv_sees_the_window_of_a_3x3_conv_and_its_max_pool_at_a_
         replace(pooled, stride_kernel=4)  # the max-pool's conv stays 3x3
     with pytest.raises(S4Error, match="stride_kernel"):
         replace(pooled, downsample="stride", stride_kernel=0)
+
+
+def test_a_crop_cuts_the_border_before_the_first_conv_and_leaves_the_receptive_fields_as_they_were():
+    from s4lib.model import Net
+
+    whole = Architecture(block1=(12,), squeeze=0, block2=(20,) * 4, dropout_at="head")
+    cropped = Net(replace(whole, crop=2))
+    assert count_parameters(cropped) == count_parameters(Net(whole))  # a crop has no weights
+    X = torch.randn(2, 1, 28, 28)
+    Y = X.clone()
+    Y[..., :2, :] = Y[..., -2:, :] = Y[..., :, :2] = Y[..., :, -2:] = 5.0  # only the 2-pixel border differs
+    cropped.eval()
+    assert torch.equal(cropped(X), cropped(Y))  # the border is never read
+    assert not torch.equal(Net(whole).eval()(X), Net(whole).eval()(Y))
+    assert torch.equal(cropped.features.crop(X), X[..., 2:26, 2:26])
+    rows, whole_rows = receptive_field_table(cropped), receptive_field_table(Net(whole))
+    assert (rows[1].kind, rows[1].size_out, rows[1].rf) == ("crop 2 px", 24, 1)
+    # 24 -> 22 -> max-pool 11 -> 9, 7, 5, 3, against 26 -> 13 -> 11, 9, 7, 5 uncropped; each field the same
+    assert [r.size_out for r in rows[2:-1]] == [22, 11, 9, 7, 5, 3]
+    assert [r.size_out for r in whole_rows[1:-1]] == [26, 13, 11, 9, 7, 5]
+    assert [r.rf for r in rows[2:]] == [r.rf for r in whole_rows[1:-1]] + [24]  # the GAP's: the whole crop
+    assert rows[2].start == whole_rows[1].start + 2  # the first conv's first output sits 2 pixels further in
+    for bad in (-1, 7, 1.5):
+        with pytest.raises(S4Error, match="crop"):
+            replace(whole, crop=bad)
 
 
 def test_a_separable_preset_filters_each_channel_then_mixes_and_counts_by_hand():
