@@ -89,15 +89,16 @@ PRESETS: dict[str, Architecture] = {
     # under 5k parameters: after the max-pool five depthwise-separable convs, 22 channels wide
     "micro-sep-5": Architecture(block1=(8, 12), squeeze=12, block2=(22, 22, 22, 22, 22), dropout_at="after_pool",
                                 separable=True),
-    # to iterate quickly: the max-pool right after the first conv, so the five 3x3 convs after it run on 13x13 maps
-    # and smaller, wider (20) where positions are few; no 1x1 squeeze; dropout only on the averaged features
-    "fast": Architecture(block1=(12,), squeeze=0, block2=(20, 20, 20, 20, 20), dropout_at="head"),
+    # to iterate quickly: the max-pool right after a first conv of only 6 channels (every layer at full resolution
+    # reads and writes each of them), so the five 3x3 convs after it run on 13x13 maps and smaller, wider (20) where
+    # positions are few; no 1x1 squeeze; dropout only on the averaged features
+    "fast": Architecture(block1=(6,), squeeze=0, block2=(20, 20, 20, 20, 20), dropout_at="head"),
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "s4": "the main model: 7 convs, max-pool after 2",
     "tiny": "12 channels wide, max-pool after 3 convs",
     "micro-sep-5": "after the max-pool, five separable convs 22 wide (a 3x3 per channel, then a 1x1)",
-    "fast": "max-pool after the first conv, then five convs 20 wide",
+    "fast": "a first conv of 6, the max-pool, then five convs 20 wide",
 }
 RECIPES: dict[str, dict] = {
     "s4": {},

@@ -27,7 +27,10 @@ from ..checkpoint import config_from_record, config_record
 from ..errors import S4Error
 from ..model import PRESETS, Architecture
 from ..train import SYNC_EVERY, TrainConfig
+from .experiments import POOL_FIRST_20
 from .records import machine, write_record
+
+POOL_FIRST_20_RUN = dict(model="pool-first-20", architecture=POOL_FIRST_20)
 
 
 class Variant(NamedTuple):
@@ -70,9 +73,12 @@ VARIANTS: dict[str, Variant] = {
 # from the preset's recipe)
 WHOLE_RUNS: dict[str, tuple[str, str, dict]] = {
     "main": ("the main run: the preset s4 with its recipe", "s4", {}),
-    "fast_bf16_cl": ("the preset fast in bf16 where native and channels_last", "fast",
-                     dict(precision="auto", memory_format="channels_last")),
     "fast": ("the preset fast with its recipe", "fast", {}),
+    # the design fast had before the search fast-10, in both the precisions and layouts of the search fast-4
+    "pool_first_20": ("fast's recipe on its earlier design: a first conv of 12, the max-pool, five convs of 20",
+                      "fast", POOL_FIRST_20_RUN),
+    "pool_first_20_bf16_cl": ("the same in bf16 where native and channels_last", "fast",
+                              POOL_FIRST_20_RUN | dict(precision="auto", memory_format="channels_last")),
 }
 # and the levers of a run's speed, each timed over LEVER_IMAGES training images of the main config with one
 # setting changed: name -> (what, TrainConfig overrides); "fp32" (the main config itself) is the row to compare with

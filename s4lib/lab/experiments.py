@@ -180,20 +180,24 @@ FAST_RECIPE = dict(dropout=0.05, eval_every=0, memory_format="nchw")  # scored o
 MILDER = dict(max_rotation_deg=5.0, max_shift_px=1.0)  # the augmentation the short schedules of fast-2 liked best
 FAST_BAR = dict(every_seed=0.9930, mean=0.9935)  # validation accuracy the rule of the search fast-2 asks for
 FAST_5_BAR = dict(every_seed=0.9925, mean=0.9929)  # the search fast-5's bar: fast's own validation level, less 0.03
-STRIDED = replace(PRESETS["fast"], downsample="stride")  # fast with its first conv in strides of 2, no max-pool
+# the design of the preset fast that the searches fast-4 to fast-10 start from: a first conv of 12, the max-pool, five
+# 3x3 convs of 20, dropout on the averaged features (fast-3's "12 then 20 wide"); its records call it pool-first-20
+POOL_FIRST_20 = Architecture(block1=(12,), squeeze=0, block2=(20,) * 5, dropout_at="head")
+STRIDED = replace(POOL_FIRST_20, downsample="stride")  # its first conv in strides of 2, no max-pool
 STRIDED_PADDED = replace(STRIDED, padded=1)  # the same conv padded: 14x14 maps after it, not 13x13
 STRIDED_4X4 = replace(STRIDED, stride_kernel=4)  # a 4x4 strided conv: the 4x4 pixels fast's conv and max-pool see
 FAST_STRIDE4 = dict(model="fast-stride4", architecture=STRIDED_4X4)  # the candidates of fast-8 build it
-CROP_2 = replace(PRESETS["fast"], crop=2)  # fast reading the central 24x24 pixels (fast-9 changes its width and depth)
+CROP_2 = replace(POOL_FIRST_20, crop=2)  # reading the central 24x24 pixels (fast-9 changes its width and depth)
 
 
 def narrow_first(first: int, after: int = 20) -> dict:
     """fast with a first conv of `first` channels and five convs of `after` after the max-pool (fast-10's designs)."""
     return dict(model=f"fast-first-{first}" + (f"-{after}" if after != 20 else ""),
-                architecture=replace(PRESETS["fast"], block1=(first,), block2=(after,) * 5))
+                architecture=replace(POOL_FIRST_20, block1=(first,), block2=(after,) * 5))
 
 
-FAST_AS_IT_IS = dict(model="fast", architecture=PRESETS["fast"], **RECIPES["fast"])  # the base of fast's later searches
+# the base of the searches fast-4 to fast-10: that design with fast's recipe
+FAST_AS_IT_IS = dict(model="pool-first-20", architecture=POOL_FIRST_20, **RECIPES["fast"])
 FAST_REFERENCE = Candidate("the reference: a first conv of 12, the max-pool, five 3x3 convs of 20", {})
 # how the searches fast-5 to fast-10 decide, once their bar has said which candidates are accurate enough
 FAST_5_DECISION = ("Of the candidates accurate enough, the one with the least median run time in this search (every "
@@ -257,8 +261,7 @@ SEARCHES: dict[str, Search] = {
                 dict(model="pool-first-16-padded", architecture=replace(POOL_FIRST_16, padded=1), num_epochs=5)),
             "12 then 20 wide, 5 epochs": Candidate(
                 "a first conv of 12, the max-pool, five 3x3 convs of 20, 5 epochs",
-                dict(model="pool-first-20", architecture=replace(POOL_FIRST_16, block1=(12,), block2=(20,) * 5),
-                     num_epochs=5)),
+                dict(model="pool-first-20", architecture=POOL_FIRST_20, num_epochs=5)),
             "16 wide, 5 epochs, shift only": Candidate(
                 "the 16-wide design, shifted up to 1 pixel and never rotated, 5 epochs",
                 dict(model="pool-first-16", architecture=POOL_FIRST_16, num_epochs=5, max_rotation_deg=0.0)),
@@ -397,7 +400,7 @@ SEARCHES: dict[str, Search] = {
                 dict(model="fast-crop2-24", architecture=replace(CROP_2, block2=(24,) * 4))),
             "crop 1": Candidate(
                 "1 pixel cut from every border (26x26), then fast's layers: five 3x3 convs of 20 after the max-pool",
-                dict(model="fast-crop1", architecture=replace(PRESETS["fast"], crop=1))),
+                dict(model="fast-crop1", architecture=replace(POOL_FIRST_20, crop=1))),
         }),
     "fast-10": Search(
         question="whether fast trains as accurately with fewer channels in its first conv: in the profile the "

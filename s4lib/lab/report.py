@@ -274,10 +274,16 @@ def time_to_accuracy_values(record: dict) -> dict[str, str]:
     values |= {"fast:preset": values[fast], "fast:preset:row": f"`{fast}`",
                "ratio": f"{m['main']['run_s'] / m[fast]['run_s']:.2f}x",
                "fast:preset:accs": round_accuracies(record, fast)}
-    if "fast_bf16_cl" in m:
-        whole = rounds_of(record["runs"], "row", "run_s")
-        values["fast_bf16_cl:vs_fast"] = compared(m["fast_bf16_cl"]["run_s"], m["fast"]["run_s"],
-                                                  whole["fast_bf16_cl"], whole["fast"])
+    whole = rounds_of(record["runs"], "row", "run_s")
+    for row, reference in (("pool_first_20_bf16_cl", "pool_first_20"), ("fast", "pool_first_20")):
+        if {row, reference} <= set(m):
+            values[f"{row}:vs:{reference}"] = compared(m[row]["run_s"], m[reference]["run_s"], whole[row],
+                                                       whole[reference])
+            values[f"{row}:x:{reference}"] = f"{m[reference]['run_s'] / m[row]['run_s']:.2f}x"
+    if {"pool_first_20_bf16_cl", "pool_first_20"} <= set(m):  # the rule of the search fast-4's follow-up
+        faster = all(a < b for a, b in zip(whole["pool_first_20_bf16_cl"], whole["pool_first_20"]))
+        values["pool_first_20:decision"] = ("it would have taken bf16 where native and channels_last" if faster else
+                                            "it kept float32 and NCHW")
     values |= {f"lever:{name}": f"{s:.1f} s" for name, s in lm.items()}
     rounds = rounds_of(record["lever_runs"], "lever", "train_s_per_epoch")
     values |= {f"{name}:cmp": compared(s, lm["fp32"], rounds.get(name, []), rounds.get("fp32", []))
