@@ -115,7 +115,10 @@ def test_the_profile_times_every_phase_and_every_layer_and_counts_the_arithmetic
     from s4lib.model import build_model
 
     assert p["macs_per_image"] == multiply_adds(build_model(config.architecture))
-    assert p["steps_per_epoch"] == 5 and p["epoch_s"] > 0 and p["num_params"] == 17_102
+    from s4lib.model import count_parameters
+
+    assert p["steps_per_epoch"] == 5 and p["epoch_s"] > 0
+    assert p["num_params"] == count_parameters(build_model(config.architecture)) < 20_000
     record = dict(command="c", machine="m", date="d", peak_gflops=100.0, designs={"main": p, "fast": p})
     table = profile_table(record)
     assert "| of which conv, forward + backward |" in table and "% of the matmul peak" in table

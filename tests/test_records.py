@@ -155,4 +155,5 @@ def test_fast_is_the_design_the_searches_fast_5_to_fast_10_chose_by_their_bar():
         assert search["reference"] == after["reference"]  # each started from fast as it was
     assert all(search["won"] == search["reference"] for search in searches[:-1])  # fast-5 to fast-9 kept it
     assert searches[-1]["won"] != searches[-1]["reference"]  # fast-10 changed it
-    assert recipe(config_record(TrainConfig.preset("fast"))) == searches[-1]["won"]
+    # the preset is that candidate's design and recipe, under the preset's name
+    assert recipe(config_record(TrainConfig.preset("fast"))) == searches[-1]["won"] | dict(model="fast")
