@@ -74,7 +74,7 @@ VARIANTS: dict[str, Variant] = {
 WHOLE_RUNS: dict[str, tuple[str, str, dict]] = {
     "main": ("the main run: the preset s4 with its recipe", "s4", {}),
     "fast": ("the preset fast with its recipe", "fast", {}),
-    # the design fast had before the search fast-10, in both the precisions and layouts of the search fast-4
+    # fast's earlier design (the search fast-10 replaced it), in both the precisions and layouts of the search fast-4
     "pool_first_20": ("fast's recipe on its earlier design: a first conv of 12, the max-pool, five convs of 20",
                       "fast", POOL_FIRST_20_RUN),
     "pool_first_20_bf16_cl": ("the same in bf16 where native and channels_last", "fast",
