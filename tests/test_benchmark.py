@@ -112,11 +112,9 @@ def test_the_profile_times_every_phase_and_every_layer_and_counts_the_arithmetic
     assert {"conv", "BatchNorm", "ReLU", "max-pool", "dropout", "GAP", "Linear"} <= set(kinds)
     assert all(f > 0 and b > 0 for k, (f, b) in kinds.items() if k in ("conv", "BatchNorm"))  # backward timed too
     from s4lib.lab.flops import multiply_adds
-    from s4lib.model import build_model
+    from s4lib.model import build_model, count_parameters
 
     assert p["macs_per_image"] == multiply_adds(build_model(config.architecture))
-    from s4lib.model import count_parameters
-
     assert p["steps_per_epoch"] == 5 and p["epoch_s"] > 0
     assert p["num_params"] == count_parameters(build_model(config.architecture)) < 20_000
     record = dict(command="c", machine="m", date="d", peak_gflops=100.0, designs={"main": p, "fast": p})

@@ -209,6 +209,14 @@ FAST_5_RULE_AGAIN = ("fast-5's rule and bar: every one of the five seeds at "
                      f"{100 * FAST_5_BAR['every_seed']:.2f}% or more on the validation images and their mean at "
                      f"{100 * FAST_5_BAR['mean']:.2f}% or more (fast's own level less 3 images in 10,000; fast's "
                      "test run ended every seed at 99.48% or more). " + FAST_5_DECISION)
+
+
+def against_fast(question: str, rule: str, candidates: dict[str, Candidate]) -> Search:
+    """A search of fast-5's kind: five seeds, fast as it was (the reference row, first) beside the candidates."""
+    return Search(question=question, rule=rule, base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
+                  candidates={"fast as it is": FAST_REFERENCE} | candidates)
+
+
 # Design searches, judged on validation images held out of the training set (the test set is never read).
 SEARCHES: dict[str, Search] = {
     "fast-2": Search(
@@ -288,7 +296,7 @@ SEARCHES: dict[str, Search] = {
             "channels_last": Candidate("the channels_last memory layout", dict(memory_format="channels_last")),
             "bf16, channels_last": Candidate("both", dict(precision="bf16", memory_format="channels_last")),
         }),
-    "fast-5": Search(
+    "fast-5": against_fast(
         question="whether a cheaper first layer trains as accurately: the first conv moving in strides of 2 pixels "
                  "instead of the max-pool after it (a quarter of its positions computed, and no pooling layer: in "
                  "the profile, fast's full-resolution conv, its BatchNorm and ReLU and the max-pool take about two "
@@ -300,9 +308,7 @@ SEARCHES: dict[str, Search] = {
               "the search fast-4 (99.29% and 99.32% in fast-3, on another CPU), and its test run ended every seed "
               "at 99.48% or more, so a design at that level predicts 99.4% on every test seed with room for the "
               "3 images. " + FAST_5_DECISION),
-        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": FAST_REFERENCE,
             "stride 2": Candidate("the first conv in strides of 2 instead of the max-pool",
                                   dict(model="fast-stride", architecture=STRIDED)),
             "stride 2, 16 first": Candidate("the same with 16 channels in the first conv",
@@ -315,15 +321,13 @@ SEARCHES: dict[str, Search] = {
                 "the first conv in strides of 2, batches of 256 with the peak lr doubled (half the steps)",
                 dict(model="fast-stride", architecture=STRIDED, batch_size=256, lr=0.8)),
         }),
-    "fast-6": Search(
+    "fast-6": against_fast(
         question="whether the strided first conv reaches fast's accuracy with more epochs, bought back with batches "
                  "of 256 (half the steps, each cheaper per image on small maps): fast-5's strided designs ended "
                  "0.06 to 0.13 points below fast in 5 epochs, and a fifth epoch added 0.06 points to the strided "
                  "design's mean over four",
         rule=FAST_5_RULE_AGAIN,
-        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": FAST_REFERENCE,
             "stride 2, padded, batch 256, lr 0.8, 6 epochs": Candidate(
                 "the first conv padded and in strides of 2 (14x14 maps after it), batches of 256 at peak lr 0.8, "
                 "6 epochs", dict(model="fast-stride-padded", architecture=STRIDED_PADDED,
@@ -335,7 +339,7 @@ SEARCHES: dict[str, Search] = {
                 "the first conv padded and in strides of 2, batches of 128, 6 epochs",
                 dict(model="fast-stride-padded", architecture=STRIDED_PADDED, num_epochs=6)),
         }),
-    "fast-7": Search(
+    "fast-7": against_fast(
         question="whether the strided first conv in 5 epochs, which trains a step in about half fast's time on two "
                  "threads, closes its gap to fast another way: in fast-5 it fitted its clean training images less "
                  "well than fast (train check 99.54% against 99.63%), so less regularisation (no dropout), a "
@@ -343,9 +347,7 @@ SEARCHES: dict[str, Search] = {
                  "the strided one: the last sees 27 pixels across, against 23 with five), or a sixth epoch in "
                  "batches of 128",
         rule=FAST_5_RULE_AGAIN,
-        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": FAST_REFERENCE,
             "stride 2, dropout 0": Candidate("the first conv in strides of 2, no dropout",
                                              dict(model="fast-stride", architecture=STRIDED, dropout=0.0)),
             "stride 2, EMA 0.999": Candidate(
@@ -357,7 +359,7 @@ SEARCHES: dict[str, Search] = {
             "stride 2, 6 epochs": Candidate("the first conv in strides of 2, 6 epochs in batches of 128",
                                             dict(model="fast-stride", architecture=STRIDED, num_epochs=6)),
         }),
-    "fast-8": Search(
+    "fast-8": against_fast(
         question="whether a 4x4 first conv in strides of 2 trains as accurately as fast at a quarter of that conv's "
                  "positions: each of its outputs sees the 4x4 pixels that fast's 3x3 conv and the 2x2 max-pool "
                  "after it see together, where the 3x3 strided conv of fast-5 to fast-7 saw 3x3 and scored 0.06 to "
@@ -366,9 +368,7 @@ SEARCHES: dict[str, Search] = {
         rule=(FAST_5_RULE_AGAIN + " A bf16 candidate (precision auto: bf16 where native, as on this CPU) counts as "
               "accurate enough only if its float32 twin, the same design and recipe in float32, does too: on a "
               "CPU without native bf16 the same preset computes in float32."),
-        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": FAST_REFERENCE,
             "4x4 stride 2": Candidate("a 4x4 first conv in strides of 2 instead of the 3x3 conv and the max-pool",
                                       FAST_STRIDE4),
             "4x4 stride 2, bf16 where native": Candidate("the same in bf16 where native",
@@ -378,7 +378,7 @@ SEARCHES: dict[str, Search] = {
             "4x4 stride 2, 6 epochs, bf16 where native": Candidate(
                 "the same in bf16 where native", FAST_STRIDE4 | dict(num_epochs=6, precision="auto")),
         }),
-    "fast-9": Search(
+    "fast-9": against_fast(
         question="whether fast's design trains as accurately on the central part of each image, every map then "
                  "smaller: MNIST's digits were fitted into 20x20 pixels and centred in the 28x28 image by their "
                  "centre of mass, so its border holds little ink. Cutting 2 pixels from every border leaves 24x24 "
@@ -386,9 +386,7 @@ SEARCHES: dict[str, Search] = {
                  "channels, leave a 3x3 map for the GAP to average, and a step takes about two thirds of fast's on "
                  "two threads. Cutting 1 pixel keeps fast's five convs after the max-pool and leaves a 2x2 map",
         rule=FAST_5_RULE_AGAIN,
-        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": FAST_REFERENCE,
             "crop 2, four convs of 20": Candidate(
                 "2 pixels cut from every border (24x24), the first conv of 12, the max-pool, four 3x3 convs of 20",
                 dict(model="fast-crop2-20", architecture=replace(CROP_2, block2=(20,) * 4))),
@@ -402,16 +400,14 @@ SEARCHES: dict[str, Search] = {
                 "1 pixel cut from every border (26x26), then fast's layers: five 3x3 convs of 20 after the max-pool",
                 dict(model="fast-crop1", architecture=replace(POOL_FIRST_20, crop=1))),
         }),
-    "fast-10": Search(
+    "fast-10": against_fast(
         question="whether fast trains as accurately with fewer channels in its first conv: in the profile the "
                  "full-resolution stage (the first conv, its BatchNorm and ReLU, and the max-pool) takes about two "
                  "fifths of fast's step, and each of its layers reads and writes every channel of a 26x26 map. 8, 6 "
                  "or 4 channels instead of 12, and with 6 or 4 of them five convs of 22 after the max-pool instead "
                  "of 20; on two threads a step takes about 0.7 of fast's with 8 or 6 first, and 0.6 with 4",
         rule=FAST_5_RULE_AGAIN,
-        base=FAST_AS_IT_IS, seeds=(1, 2, 3, 4, 5),
         candidates={
-            "fast as it is": FAST_REFERENCE,
             "first conv of 8": Candidate("a first conv of 8, the max-pool, five 3x3 convs of 20", narrow_first(8)),
             "first conv of 6": Candidate("the same with a first conv of 6", narrow_first(6)),
             "first conv of 4": Candidate("the same with a first conv of 4", narrow_first(4)),
