@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import subprocess
 import sys
@@ -540,7 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)  # a kill runs the clean-up a Ctrl-C runs
     try:
-        args = build_parser().parse_args(argv)  # imports torch: Ctrl-C may come here too
+        with stops_held():
+            parser = build_parser()  # imports torch
+        args = parser.parse_args(argv)
         code = args.func(args)  # None: done; 130: stopped by Ctrl-C after keeping what finished
     except (S4Error, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -558,6 +561,21 @@ def main(argv: list[str] | None = None) -> int:
 
 INTERRUPTED = ("\ninterrupted: stopped before the end; files already written are complete, nothing half-written "
                "was left")
+
+
+@contextlib.contextmanager
+def stops_held():
+    """Hold a Ctrl-C or kill that comes while torch imports, and stop right after: one landing inside torch's C++
+    start-up aborts the process with no message and no clean-up."""
+    held = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 def stop_on_sigterm(signum, frame) -> None:

@@ -13,7 +13,7 @@ import torch
 
 import s4lib.train as train_module
 from s4lib.checkpoint import config_differences, config_record, load_checkpoint, save_atomic
-from s4lib.cli import main
+from s4lib.cli import main, stops_held
 from s4lib.errors import S4Error
 from s4lib.lab.records import ABLATIONS_RECORD, BENCHMARK_RECORD, RESULTS, seeds_record_path
 from s4lib.results import EpochLog, TrainResult
@@ -324,6 +324,17 @@ def test_signal_handler_is_restored_after_main(capsys):
 def test_default_records_live_in_the_clone():
     assert seeds_record_path("s4") == ROOT / "notebooks" / "results" / "seeds_s4.json"
     assert ABLATIONS_RECORD.parent == BENCHMARK_RECORD.parent == RESULTS == ROOT / "notebooks" / "results"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_torch_imports_is_held_until_the_import_ends(stop):
+    reached_the_end = False
+    before = signal.getsignal(stop)
+    with pytest.raises(KeyboardInterrupt):
+        with stops_held():
+            os.kill(os.getpid(), stop)
+            reached_the_end = True
+    assert reached_the_end and signal.getsignal(stop) == before
 
 
 @pytest.mark.slow
