@@ -90,6 +90,7 @@ def test_another_experiment_never_replaces_a_record_without_force(tmp_path, monk
         run_ablations(replace(base, lr=0.05), names=("baseline", "dropout 0"))
     assert out.read_bytes() == before
     run_ablations(base, names=("baseline", "dropout 0"))  # the same experiment may re-make its record
+    before = out.read_bytes()  # re-made: its time of making may have moved on by a second
     elsewhere = run_ablations(base, names=("dropout 0",), out=tmp_path / "b.json")
     assert [r["name"] for r in elsewhere["runs"]] == ["dropout 0"] * 3 and out.read_bytes() == before
     forced = run_ablations(base, names=("dropout 0",), force=True)
