@@ -156,15 +156,24 @@ def check_train_outputs(args) -> None:
                       "replace it with --force, or choose another path")
 
 
+def train_config(args):
+    """The config `train` runs: a preset's with its recipe (--model), or for a model of one's own (--model-file) the
+    recipe of the preset --recipe names, s4's by default; then every flag given."""
+    if args.model_file and args.model:
+        raise S4Error("give --model (a preset) or --model-file (a model of one's own), not both")
+    if args.recipe and not args.model_file:
+        raise S4Error("--recipe gives a model of one's own (--model-file) a preset's recipe; a preset (--model) "
+                      "trains with its own")
+    return config_from_args(args, base={"model": args.recipe} if args.recipe else None)
+
+
 def cmd_train(args) -> int | None:
     from .assignment import checks_report
     from .checkpoint import save_atomic
     from .files import write_json
     from .train import train
 
-    if args.model_file and args.model:
-        raise S4Error("give --model (a preset) or --model-file (a model of one's own), not both")
-    config = config_from_args(args)
+    config = train_config(args)
     model = model_from_file(args.model_file, config.seed) if args.model_file else None
     check_train_outputs(args)
     result = train(config, model=model, checkpoint=args.checkpoint, resume=args.resume)
@@ -391,7 +400,8 @@ def add_train_flags(p: argparse.ArgumentParser, placement: bool = False) -> None
                    help=f"Nesterov momentum at the start and end of the cycle (default {d.max_momentum})")
     p.add_argument("--base-momentum", type=float,
                    help=f"Nesterov momentum at the peak learning rate (default {d.base_momentum})")
-    p.add_argument("--dropout", type=float, help=f"dropout after conv blocks (default {d.dropout})")
+    p.add_argument("--dropout", type=float, help="drop probability where the preset's design drops (after conv "
+                   f"blocks, or on the averaged features; default {d.dropout})")
     p.add_argument("--weight-decay", type=float, help=f"SGD weight decay (default {d.weight_decay})")
     p.add_argument("--label-smoothing", type=float,
                    help=f"training targets 1 - x on the true digit, x spread over all 10 (default {d.label_smoothing})")
@@ -448,11 +458,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-render", action="store_true", help="skip LibreOffice screenshots")
     p.set_defaults(func=cmd_workbook, parser=p)
 
+    from .model import PRESETS
+
     p = sub.add_parser("train", help="train a model on MNIST and print one line per epoch")
     add_train_flags(p)
     p.add_argument("--model-file", metavar="FILE.py:CLASS",
                    help="train a model of one's own instead of a preset: the nn.Module class CLASS defined in FILE.py, "
                         "built with no arguments, mapping (N, 1, 28, 28) images to (N, 10) logits")
+    p.add_argument("--recipe", choices=list(PRESETS),
+                   help="with --model-file: train it with this preset's recipe, e.g. fast (its epochs, lr, "
+                        "scoring and augmentation; a model of one's own keeps the dropout it was built with); "
+                        "default s4's")
     p.add_argument("--checkpoint", help="save a checkpoint here after every epoch (for --resume)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--save", help="write the final weights here")

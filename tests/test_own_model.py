@@ -118,3 +118,16 @@ def test_each_preset_trains_with_its_recipe_unless_a_flag_says_otherwise(name):
     for key, value in RECIPES[name].items():
         assert getattr(config, key) == value
     assert config_from_args(build_parser().parse_args(["train", "--model", name, "--num-epochs", "3"])).num_epochs == 3
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_model_of_ones_own_trains_with_the_recipe_that_recipe_names(name):
+    from s4lib.cli import train_config
+
+    args = build_parser().parse_args(["train", "--model-file", "my_net.py:MyNet", "--recipe", name, "--seed", "3"])
+    assert train_config(args) == TrainConfig.preset(name, seed=3)
+    assert train_config(build_parser().parse_args(["train", "--model-file", "my_net.py:MyNet"])) == TrainConfig()
+    with pytest.raises(S4Error, match="--recipe gives a model of one's own"):
+        train_config(build_parser().parse_args(["train", "--model", name, "--recipe", name]))
+    with pytest.raises(S4Error, match="not both"):
+        train_config(build_parser().parse_args(["train", "--model", name, "--model-file", "my_net.py:MyNet"]))

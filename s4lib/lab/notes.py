@@ -247,19 +247,23 @@ PROFILE_INTRO = (
     "preset and `fast`, with the arithmetic achieved beside the machine's float32 matrix-multiply peak measured in "
     "the same invocation; and the evaluation after an epoch, which the main run does fifteen times and `fast` once.")
 
-# [[design:epoch]]: an epoch's seconds; [[design:KIND]]: a kind of layer's share of a step, forward and backward;
-# [[design:PHASE]]: a phase's share of a step; [[design:pct]]: % of the peak; [[design:eval]]; [[ratio]]: main/fast
+# [[design:epoch]]: an epoch's seconds, without hooks; [[design:KIND]]: a kind of layer's share of a hooked step,
+# forward and backward; [[design:PHASE]]: a phase's share of a hooked step; [[design:pct]]: % of the peak;
+# [[design:eval]]; [[ratio]]: main/fast, the median of the rounds' ratios
 PROFILE_READING = (
     "- **Arithmetic is not what bounds the time.** The main model's convolutions do all its counted arithmetic and "
-    "take [[main:conv]] of a step; BatchNorm takes [[main:BatchNorm]], dropout [[main:dropout]], ReLU [[main:ReLU]] "
-    "and cutting and augmenting the batch [[main:batch]]: layers that read and write every activation and do little "
-    "with it. The step runs at [[main:pct]] of the matmul peak ([[fast:pct]] for `fast`).\n"
-    "- **Where `fast` saves.** An epoch of `fast` takes [[fast:epoch]] against [[main:epoch]] ([[ratio]] faster): "
+    "take [[main:conv]] of a hooked step; BatchNorm takes [[main:BatchNorm]], dropout [[main:dropout]], ReLU "
+    "[[main:ReLU]] and cutting and augmenting the batch [[main:batch]]: layers that read and write every activation "
+    "and do little with it. The step runs at [[main:pct]] of the matmul peak ([[fast:pct]] for `fast`).\n"
+    "- **Where `fast` saves.** An epoch of `fast` takes [[fast:epoch]] against [[main:epoch]] in their median "
+    "rounds (40 steps timed, an epoch here moves with the machine's load from round to round; the record keeps "
+    "every round, and the benchmark below times whole epochs); within a round, where a busy spell of the machine "
+    "slows both, `fast` trains an epoch [[ratio]] as fast (the median over the rounds): "
     "its max-pool comes right after a first convolution of only 6 channels, so its layers at full resolution read "
     "and write 6 maps of 26x26, where the main model's first two convolutions make 8 maps of 26x26 and 16 of "
     "24x24, its largest; and its dropout draws one number per channel of the averaged features instead of one per "
     "pixel. Its wider convolutions after the max-pool, on maps of 13x13 and less, do most of its arithmetic: its "
-    "convolutions take [[fast:conv]] of its step.\n"
+    "convolutions take [[fast:conv]] of its hooked step.\n"
     "- **Scoring once.** An evaluation after an epoch, the 10,000 test images and the 5,000 of the training-set "
     "check, takes [[main:eval]] for the main model: fifteen of them in a main run, one in a run of `fast`.")
 
@@ -355,20 +359,20 @@ TIME_TO_ACCURACY_INTRO = (
     "the final model scored, and the levers "
     "of a run's speed on the main config (precision and batch size). Each runs in a fresh process with torch's "
     "default threads, every row and lever once per round, and the tables give medians of the rounds and ratios "
-    "from the same invocation. A whole run's final test accuracy stands beside its time: a fast run is seen to be "
-    "a good one too.")
+    "from the same invocation. Beside each whole run's time stands its final test accuracy.")
 
 # [[row]]: median whole-run seconds; [[ratio]]: main over fast; [[lever:x]]: a lever's speed over fp32's;
 # [[lever:name]]: its seconds per 60,000 images; [[lever:cmp]]: slower/faster than fp32 or about as fast;
 # [[bf16:native]], [[auto]]: what this CPU computes bf16 with; [[bench:...]]: the epoch benchmark's values
 TIME_TO_ACCURACY_READING = (
-    "- **Design, epochs and scoring.** A whole run of `fast` (the row [[fast:preset:row]]) takes [[fast:preset]] "
-    "and the main run [[main]], [[ratio]] as long: a third of the epochs, each of a cheaper design (the profile "
+    "- **Design, epochs and scoring.** A whole run of `fast` (the row [[fast:preset:row]]) takes [[fast:preset]]; "
+    "the main run takes [[main]], [[ratio]] as long: a third of the epochs, each of a cheaper design (the profile "
     "above), scored once instead of after every epoch. Its final test accuracy (seed 1, torch's default threads) "
     "was [[fast:preset:accs]] in the rounds; its five test seeds, one thread each, are the `fast` rows of the seeds "
     "table ([[seeds:fast:below]] of them below 99.4%, mean [[seeds:fast:mean]]). Its earlier design, a first conv "
     "of 12 where `fast` has 6 (the row `pool_first_20`), took [[pool_first_20]]: with half the channels in the "
-    "layers at full resolution, `fast` runs [[fast:x:pool_first_20]] as fast (the search fast-10). The other "
+    "layers at full resolution, `fast` runs [[fast:x:pool_first_20]] as fast here, alone on every core (the search "
+    "fast-10 chose it, timing its runs two at a time on one thread each). The other "
     "cheaper first layers tried, a first conv in strides of 2 instead of the max-pool (the searches fast-5 to "
     "fast-7), a 4x4 one (fast-8) and a central crop of the image (fast-9), trained faster but less accurately, "
     "and so did `fast` in 4 or 3 epochs instead of 5 (fast-11).\n"
@@ -382,10 +386,10 @@ TIME_TO_ACCURACY_READING = (
     "another precision or layout.\n"
     "- **Precision.** bf16 autocast trains the main config at [[bf16:x]] the speed of float32 here ([[lever:bf16]] "
     "against [[lever:fp32]] per 60,000 images): this CPU [[bf16:native]], and `--precision auto` computes in "
-    "[[auto]] on it. Both presets compute in float32: neither one's accuracy in bf16 has been measured as it "
+    "[[auto]] on it. Every preset computes in float32: none has had its accuracy measured in bf16 as it "
     "stands.\n"
     "- **Batch size.** The short timings put batch 256 at [[batch_256:x]] and batch 512 at [[batch_512:x]] the "
     "speed of batch 128, timings that move by several percent between rounds; over whole epochs, in the "
     "benchmark above, batch 256 trained [[bench:batch_256:cmp]] batch 128 ([[bench:batch_256]] against "
     "[[bench:default]]). With peak lr 0.8, the first search `fast` ended batch 256 below batch 128 on validation, "
-    "so both presets keep batch 128.")
+    "so `s4` and `fast` keep batch 128.")

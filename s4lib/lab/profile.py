@@ -3,7 +3,9 @@ the loss, the optimizer step; the evaluation after an epoch; the arithmetic achi
 matrix-multiply peak measured in the same invocation. `python -m s4lib benchmark --profile` writes the record.
 
 Layers are timed with hooks around each leaf module (the CPU computes synchronously; on a GPU the hooks synchronise,
-which slows it): the first layer's input is made to require a gradient so that its backward is timed too."""
+which slows it): the first layer's input is made to require a gradient so that its backward is timed too. The hooks
+cost time of their own, so the epoch and the arithmetic achieved come from steps
+timed without them, in the same process."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,6 +22,8 @@ from .records import machine
 
 STEPS = 40  # timed training steps per design, after WARMUP steps
 WARMUP = 5
+REPEATS = 3  # rounds, each design once a round in a fresh process: a busy spell of the machine hits every design
+PHASES = ("batch", "forward", "loss", "backward", "optimizer")  # a training step's phases, in order
 KINDS = {nn.Conv2d: "conv", nn.BatchNorm2d: "BatchNorm", nn.ReLU: "ReLU", nn.Dropout: "dropout",
          nn.Dropout2d: "dropout", nn.MaxPool2d: "max-pool", nn.AdaptiveAvgPool2d: "GAP", nn.Linear: "Linear"}
 
@@ -70,34 +74,27 @@ def conv_macs(module: nn.Module, out_shape: tuple) -> int:
 
 
 def profile_design(config: TrainConfig, steps: int = STEPS) -> dict:
-    """Time `steps` training steps of config phase by phase and layer by layer, and one evaluation pass."""
+    """Time `steps` training steps of config as a run takes them, then `steps` more phase by phase and layer by layer
+    (hooked), and one evaluation pass."""
     import torch.nn.functional as F
 
     from ..device import autocast, synchronize
     from ..evaluate import evaluate, model_device
+    from ..model import count_parameters
     from ..train import TRAIN_CHECK_IMAGES
     from .benchmark import training_setup
 
     model, batches, stepper, X_test, y_test = training_setup(config)
     device = model_device(model)
-    shapes = {}
-
-    def keep_shape(module, inputs, output) -> None:  # a hook that returned a value would replace the output
-        shapes.setdefault(module, tuple(output.shape[1:]))
-    shape_hooks = [m.register_forward_hook(keep_shape) for m in model.modules()
-                   if isinstance(m, (nn.Conv2d, nn.Linear))]
-    phases = {p: [] for p in ("batch", "forward", "loss", "backward", "optimizer")}
-    spent, hooks = None, []
     source = (batch for _ in iter(int, 1) for batch in batches)  # epoch after epoch, as many steps as asked
-    model.train()
-    for k in range(WARMUP + steps):
-        if k == WARMUP:  # the clocks start after the warm-up
-            spent, hooks = layer_clock(model, device)
-            phases = {p: [] for p in phases}
+
+    def step(hooked: bool) -> list[float]:
+        """One training step; the seconds of each phase."""
         marks = [time.perf_counter()]
         X, y = next(source)
-        X = X.requires_grad_(True)  # so that the first layer's backward hook fires (one extra small gradient)
-        for phase in ("batch", "forward", "loss", "backward", "optimizer"):
+        if hooked:
+            X = X.requires_grad_(True)  # so that the first layer's backward hook fires (one extra small gradient)
+        for phase in PHASES:
             if phase == "forward":
                 with autocast(stepper.precision, device):
                     y_hat = model(X)
@@ -110,46 +107,60 @@ def profile_design(config: TrainConfig, steps: int = STEPS) -> dict:
             elif phase == "optimizer":
                 stepper.optimizer.step()
                 stepper.scheduler.step()
-            synchronize(device)
-            marks.append(time.perf_counter())
-            phases[phase].append(marks[-1] - marks[-2])
-    for h in hooks + shape_hooks:
+            if hooked:
+                synchronize(device)
+                marks.append(time.perf_counter())
+        synchronize(device)
+        return [b - a for a, b in zip(marks, marks[1:])] if hooked else [time.perf_counter() - marks[0]]
+
+    model.train()
+    for _ in range(WARMUP):
+        step(hooked=False)
+    plain_s = statistics.median(step(hooked=False)[0] for _ in range(steps))
+    shapes = {}
+
+    def keep_shape(module, inputs, output) -> None:  # a hook that returned a value would replace the output
+        shapes.setdefault(module, tuple(output.shape[1:]))
+    spent, hooks = layer_clock(model, device)
+    hooks += [m.register_forward_hook(keep_shape) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    phases = list(zip(*(step(hooked=True) for _ in range(steps))))
+    for h in hooks:
         h.remove()
     t0 = time.perf_counter()
     evaluate(model, X_test, y_test)
     evaluate(model, X_test[:TRAIN_CHECK_IMAGES], y_test[:TRAIN_CHECK_IMAGES])  # as large as the training-set check
     eval_s = time.perf_counter() - t0
-    batch = config.batch_size
     layers = []
     for (block, sub, kind), t in spent.items():
         macs = conv_macs(t["module"], shapes[t["module"]]) if t["module"] in shapes else 0
         layers.append(dict(block=block, layer=sub, kind=kind, forward_ms=1e3 * t["forward"] / steps,
                            backward_ms=1e3 * t["backward"] / steps, macs_per_image=macs))
-    step_ms = {p: 1e3 * statistics.median(v) for p, v in phases.items()}
     macs = sum(layer["macs_per_image"] for layer in layers)
-    step_s = sum(step_ms.values()) / 1e3
-    from ..model import count_parameters
-
-    return dict(config=config_record(config), num_params=count_parameters(model), steps=steps, batch_size=batch,
-                step_ms=step_ms,
-                steps_per_epoch=len(batches), epoch_s=step_s * len(batches), eval_s=eval_s, layers=layers,
-                macs_per_image=macs, achieved_gflops=6 * macs * batch / step_s / 1e9)
+    return dict(config=config_record(config), num_params=count_parameters(model), steps=steps,
+                batch_size=config.batch_size, step_ms={p: 1e3 * statistics.median(v) for p, v in zip(PHASES, phases)},
+                plain_step_ms=1e3 * plain_s, steps_per_epoch=len(batches), epoch_s=plain_s * len(batches),
+                eval_s=eval_s, layers=layers, macs_per_image=macs,
+                achieved_gflops=6 * macs * config.batch_size / plain_s / 1e9)
 
 
-def profile_record(designs: dict[str, TrainConfig], command: str) -> dict:
-    """Every design profiled in a fresh process, and the matmul peak of the same invocation."""
+def profile_record(designs: dict[str, TrainConfig], command: str, repeats: int = REPEATS) -> dict:
+    """Every design profiled in a fresh process once per round, and the matmul peak of the same invocation; each
+    design's table is its median round (by the step without hooks), the record keeps every round."""
     from .benchmark import run_child
 
     peak = run_child(next(iter(designs.values())), task="peak")["gflops"]
-    profiles = {}
-    for name, config in designs.items():
-        profiles[name] = run_child(config, task="layers")
-        p = profiles[name]
-        print(f"{name:12s}: {p['epoch_s']:5.1f} s an epoch in steps of {p['batch_size']}, evaluation "
-              f"{p['eval_s']:4.1f} s, {p['achieved_gflops']:5.1f} GFLOP/s ({100 * p['achieved_gflops'] / peak:.0f}% of "
-              f"the {peak:.0f} GFLOP/s peak)", flush=True)
+    rounds = []
+    for k in range(repeats):
+        rounds.append({})
+        for name, config in designs.items():
+            p = rounds[-1][name] = run_child(config, task="layers")
+            print(f"round {k + 1}/{repeats} {name:12s}: {p['epoch_s']:5.1f} s an epoch in steps of {p['batch_size']}, "
+                  f"evaluation {p['eval_s']:4.1f} s, {p['achieved_gflops']:5.1f} GFLOP/s "
+                  f"({100 * p['achieved_gflops'] / peak:.0f}% of the {peak:.0f} GFLOP/s peak)", flush=True)
+    median = {name: sorted((r[name] for r in rounds), key=lambda p: p["plain_step_ms"])[(repeats - 1) // 2]
+              for name in designs}
     return dict(kind="profile", command=command, machine=machine(), date=dt.date.today().isoformat(),
-                peak_gflops=peak, designs=profiles)
+                peak_gflops=peak, repeats=repeats, designs=median, rounds=rounds)
 
 
 def run_profile(args) -> None:

@@ -89,7 +89,8 @@ def remake(record: dict, picked: list[int]) -> dict | None:
     if kind == "profile":  # its designs are timed against one peak: re-made whole
         from .profile import profile_record
 
-        return profile_record({name: run_config(d) for name, d in record["designs"].items()}, record["command"])
+        return profile_record({name: run_config(d) for name, d in record["designs"].items()}, record["command"],
+                              record["repeats"])
     if kind == "placement":  # its runs are rounds of one measurement: re-made whole
         from .placement import placement_record
 
