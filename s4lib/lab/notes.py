@@ -249,16 +249,15 @@ PROFILE_INTRO = (
 
 # [[design:epoch]]: an epoch's seconds, without hooks; [[design:KIND]]: a kind of layer's share of a hooked step,
 # forward and backward; [[design:PHASE]]: a phase's share of a hooked step; [[design:pct]]: % of the peak;
-# [[design:eval]]; [[ratio]]: main/fast, the median of the rounds' ratios
+# [[design:eval]]; [[ratio]]: main/fast in the table's round; [[ratios]]: every round's
 PROFILE_READING = (
     "- **Arithmetic is not what bounds the time.** The main model's convolutions do all its counted arithmetic and "
     "take [[main:conv]] of a hooked step; BatchNorm takes [[main:BatchNorm]], dropout [[main:dropout]], ReLU "
     "[[main:ReLU]] and cutting and augmenting the batch [[main:batch]]: layers that read and write every activation "
     "and do little with it. The step runs at [[main:pct]] of the matmul peak ([[fast:pct]] for `fast`).\n"
-    "- **Where `fast` saves.** An epoch of `fast` takes [[fast:epoch]] against [[main:epoch]] in their median "
-    "rounds (40 steps timed, an epoch here moves with the machine's load from round to round; the record keeps "
-    "every round, and the benchmark below times whole epochs); within a round, where a busy spell of the machine "
-    "slows both, `fast` trains an epoch [[ratio]] as fast (the median over the rounds): "
+    "- **Where `fast` saves.** An epoch of `fast` takes [[fast:epoch]] against [[main:epoch]], [[ratio]] as fast "
+    "(the rounds gave [[ratios]]: an epoch timed over a few dozen steps moves with the machine's load; the "
+    "benchmark below times whole epochs): "
     "its max-pool comes right after a first convolution of only 6 channels, so its layers at full resolution read "
     "and write 6 maps of 26x26, where the main model's first two convolutions make 8 maps of 26x26 and 16 of "
     "24x24, its largest; and its dropout draws one number per channel of the averaged features instead of one per "

@@ -59,12 +59,14 @@ def speed_sentence(benchmark: dict, time_to_accuracy: dict) -> str:
     named by the invocation it comes from (and by its machine, where the two records ran on different ones)."""
     m, t = benchmark_rows(benchmark)["default"], time_to_accuracy["median"]
     fast = t[preset_row(time_to_accuracy, "fast")]
-    epochs = next(r["config"]["num_epochs"] for r in time_to_accuracy["runs"] if r["row"] == "main")
+    main = next(r["config"] for r in time_to_accuracy["runs"] if r["row"] == "main")
+    epochs = f"{main['num_epochs']} epochs, " + ("each scored" if main["eval_every"] == 1 else "scored after the last"
+                                                 if main["eval_every"] == 0 else f"scored every {main['eval_every']}")
     cpu, cpu_runs = (r["machine"].split(", torch")[0] for r in (benchmark, time_to_accuracy))
     there = "" if cpu_runs == cpu else f" on {cpu_runs}"
     return (f"On {cpu}, the main model trains an epoch in {m['train_s']:.1f} s (`{benchmark['command']}`, training "
             f"alone, median of {benchmark['repeats']} rounds); a whole run{there}, data on hand to final model "
-            f"scored, takes {t['main']['run_s']:.0f} s for `s4` ({epochs} epochs, each scored) and "
+            f"scored, takes {t['main']['run_s']:.0f} s for `s4` ({epochs}) and "
             f"{fast['run_s']:.0f} s for `fast`, so `s4` takes {t['main']['run_s'] / fast['run_s']:.2f}x as long "
             f"(`{time_to_accuracy['command']}`, medians of {time_to_accuracy['repeats']} rounds in one invocation).")
 
@@ -693,7 +695,7 @@ def profile_table(record: dict) -> str:
     epoch, and the arithmetic achieved beside the peak."""
     names, peak = list(record["designs"]), record["peak_gflops"]
     d = record["designs"]
-    head = "| per training step, layers hooked (ms) | " + " | ".join(f"`{n}`" for n in names) + " |"
+    head = "| ms per hooked training step, unless named | " + " | ".join(f"`{n}`" for n in names) + " |"
     lines = [head, "|---|" + "---:|" * len(names)]
     lines += [f"| {words} | " + " | ".join(f"{d[n]['step_ms'][phase]:.1f}" for n in names) + " |"
               for phase, words in PHASES.items()]
@@ -714,11 +716,11 @@ def profile_table(record: dict) -> str:
               "| achieved GFLOP/s in training (% of the matmul peak) | " +
               " | ".join(f"{d[n]['achieved_gflops']:.1f} ({100 * d[n]['achieved_gflops'] / peak:.0f}%)"
                          for n in names) + " |"]
-    lines += ["", f"Each design in a fresh process, once in each of {record['repeats']} rounds, the table giving its "
-              "median round (by the step without hooks): "
-              f"{d[names[0]]['steps']} training steps after a warm-up, as a run "
-              f"takes them, then {d[names[0]]['steps']} more with hooks around each layer that time it, the first "
-              "layer's input given a gradient so that its backward is timed too; medians per step. The hooks cost "
+    lines += ["", f"Each design in a fresh process, once in each of {record['repeats']} rounds; the table gives "
+              f"round {record['median_round']}, the median by the ratio of the two designs' steps. In each: "
+              f"{d[names[0]]['steps']} training steps after a warm-up, without hooks, then {d[names[0]]['steps']} "
+              "more with hooks around each layer that time it, the first layer's input given a gradient so that its "
+              "backward is timed too; the phases are medians per step, the layers means per step. The hooks cost "
               "time of their own, so the epoch and the GFLOP/s come from the steps without them. GFLOP/s: 6 FLOPs "
               "per multiply-add of a training step (forward, and twice as much backward) over the step's time. The "
               "matmul peak, a "
@@ -739,8 +741,7 @@ def profile_values(record: dict) -> dict[str, str]:
         values |= {f"{name}:{kind}": f"{100 * (f + b) / step:.0f}%" for kind, (f, b) in layer_kinds(d).items()}
         values |= {f"{name}:{phase}": f"{100 * ms / step:.0f}%" for phase, ms in d["step_ms"].items()}
         values[f"{name}:eval"] = f"{d['eval_s']:.1f} s"
-    # the ratio of each round, where a busy spell of the machine hits both designs alike; their median
     if {"main", "fast"} <= set(record["designs"]):
-        ratios = [r["main"]["epoch_s"] / r["fast"]["epoch_s"] for r in record["rounds"]]
-        values["ratio"] = f"{statistics.median(ratios):.1f}x"
+        values["ratio"] = f"{record['designs']['main']['epoch_s'] / record['designs']['fast']['epoch_s']:.1f}x"
+        values["ratios"] = ", ".join(f"{r['main']['epoch_s'] / r['fast']['epoch_s']:.1f}x" for r in record["rounds"])
     return values
