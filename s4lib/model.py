@@ -125,8 +125,8 @@ SETTING_PHRASES = {"num_epochs": "{} epochs", "lr": "lr {:g}", "dropout": "dropo
 
 def setting_phrase(key: str, value) -> str:
     """A setting in words, e.g. 'lr 0.1' or 'scored after the last epoch only'."""
-    if key == "eval_every" and value == 0:
-        return "scored after the last epoch only"
+    if key == "eval_every" and value in (0, 1):
+        return "scored after the last epoch only" if value == 0 else "scored after every epoch"
     if key == "precision" and value == "auto":
         return "bf16 where native"
     return SETTING_PHRASES[key].format(value) if key in SETTING_PHRASES else f"{key} {value}"

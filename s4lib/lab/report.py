@@ -12,6 +12,7 @@ from ..errors import S4Error
 from ..project import PACKAGE_DIR, display_path
 from ..tables import architecture_table, results_markdown
 from .experiments import first_config
+from .profile import PHASES, epoch_ratio
 from .records import (ABLATIONS_RECORD, BENCHMARK_RECORD, GPU_CHECK_RECORD, MAIN_RECORD, PLACEMENT_RECORD,
                       PROFILE_RECORD, RESULTS, TEST_SET_ABLATIONS_RECORD, TIME_TO_ACCURACY_RECORD, load_record,
                       run_config, search_record_path, what_ran)
@@ -59,9 +60,10 @@ def speed_sentence(benchmark: dict, time_to_accuracy: dict) -> str:
     named by the invocation it comes from (and by its machine, where the two records ran on different ones)."""
     m, t = benchmark_rows(benchmark)["default"], time_to_accuracy["median"]
     fast = t[preset_row(time_to_accuracy, "fast")]
+    from ..model import setting_phrase
+
     main = next(r["config"] for r in time_to_accuracy["runs"] if r["row"] == "main")
-    epochs = f"{main['num_epochs']} epochs, " + ("each scored" if main["eval_every"] == 1 else "scored after the last"
-                                                 if main["eval_every"] == 0 else f"scored every {main['eval_every']}")
+    epochs = ", ".join(setting_phrase(key, main[key]) for key in ("num_epochs", "eval_every"))
     cpu, cpu_runs = (r["machine"].split(", torch")[0] for r in (benchmark, time_to_accuracy))
     there = "" if cpu_runs == cpu else f" on {cpu_runs}"
     return (f"On {cpu}, the main model trains an epoch in {m['train_s']:.1f} s (`{benchmark['command']}`, training "
@@ -677,8 +679,6 @@ def placement_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
-PHASES = {"batch": "batch cut and augmented", "forward": "forward pass", "loss": "loss", "backward": "backward pass",
-          "optimizer": "optimizer step and schedule"}
 
 
 def layer_kinds(design: dict) -> dict[str, tuple[float, float]]:
@@ -741,7 +741,6 @@ def profile_values(record: dict) -> dict[str, str]:
         values |= {f"{name}:{kind}": f"{100 * (f + b) / step:.0f}%" for kind, (f, b) in layer_kinds(d).items()}
         values |= {f"{name}:{phase}": f"{100 * ms / step:.0f}%" for phase, ms in d["step_ms"].items()}
         values[f"{name}:eval"] = f"{d['eval_s']:.1f} s"
-    if {"main", "fast"} <= set(record["designs"]):
-        values["ratio"] = f"{record['designs']['main']['epoch_s'] / record['designs']['fast']['epoch_s']:.1f}x"
-        values["ratios"] = ", ".join(f"{r['main']['epoch_s'] / r['fast']['epoch_s']:.1f}x" for r in record["rounds"])
+    values["ratio"] = f"{epoch_ratio(record['designs']):.1f}x"
+    values["ratios"] = ", ".join(f"{epoch_ratio(r):.1f}x" for r in record["rounds"])
     return values
