@@ -61,7 +61,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when there is one, else CPU), "cpu", "cuda" or "mps"
     precision: str = "fp32"  # one of s4lib.device.PRECISIONS; the weights stay float32 whatever it is
     # how the model's tensors are laid out: "nchw" (each channel's map whole), or "channels_last" (each pixel's
-    # channels side by side), which the benchmark measures slower for these 8 to 20 channels on the CPU it ran on
+    # channels side by side); which is faster depends on model and CPU (`benchmark` times the main config in both)
     memory_format: str = "nchw"
     deterministic: bool = False  # deterministic GPU kernels (slower); CPU runs repeat to the bit either way
     threads: int = 0  # torch threads on the CPU; 0 = torch's default (one per core). They change the float order
