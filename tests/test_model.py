@@ -211,3 +211,28 @@ def test_fast_is_a_design_of_its_own_that_meets_the_assignment_and_is_scored_onc
     assert sum(isinstance(m, nn.Dropout) for m in fast.modules()) == 1
     config = TrainConfig.preset("fast")
     assert config.num_epochs < 20 and config.eval_every == 0 and config.num_epochs < TrainConfig.preset("s4").num_epochs
+
+
+def gradients_on(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad()
+    nn.functional.cross_entropy(model(X), y).backward()
+    return [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_batchnorm_after_the_unpadded_first_conv_undoes_a_shift_and_scale_of_the_pixels(padded):
+    """The README's image normalization: raw and standardised pixels give the main model the same gradients when
+    BatchNorm's epsilon is (almost) 0; a padded first conv adds the shift unevenly (zeros at the edge): they differ."""
+    torch.manual_seed(0)
+    raw = torch.rand(16, 1, 28, 28, dtype=torch.float64) * (torch.rand(16, 1, 28, 28) > 0.8)  # never negative
+    standardised = (raw - 0.1307) / 0.3081
+    y = torch.randint(0, 10, (16,))
+    model = build_model(PRESETS["s4"], dropout=0.0).double().train()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-30  # torch asks for one above 0; this one is below any variance here
+    if padded:
+        model.features.conv1[0].padding = (1, 1)
+    same = [torch.allclose(a, b, rtol=1e-7, atol=1e-12)
+            for a, b in zip(gradients_on(model, raw, y), gradients_on(model, standardised, y))]
+    assert all(same) != padded
