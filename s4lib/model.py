@@ -121,14 +121,15 @@ SETTING_PHRASES = {"num_epochs": "{} epochs", "lr": "lr {:g}", "dropout": "dropo
                    "weight_decay": "weight decay {:g}", "label_smoothing": "label smoothing {:g}", "ema": "EMA {:g}",
                    "max_rotation_deg": "rotation ±{:g}°", "max_shift_px": "shift ±{:g} px",
                    "eval_every": "scored every {} epochs", "precision": "{}", "memory_format": "{} layout"}
+# the values whose words are not the phrase filled in
+VALUE_PHRASES = {("eval_every", 0): "scored after the last epoch only", ("eval_every", 1): "scored after every epoch",
+                 ("precision", "auto"): "bf16 where native"}
 
 
 def setting_phrase(key: str, value) -> str:
     """A setting in words, e.g. 'lr 0.1' or 'scored after the last epoch only'."""
-    if key == "eval_every" and value in (0, 1):
-        return "scored after the last epoch only" if value == 0 else "scored after every epoch"
-    if key == "precision" and value == "auto":
-        return "bf16 where native"
+    if (key, value) in VALUE_PHRASES:
+        return VALUE_PHRASES[key, value]
     return SETTING_PHRASES[key].format(value) if key in SETTING_PHRASES else f"{key} {value}"
 
 

@@ -62,7 +62,7 @@ def speed_sentence(benchmark: dict, time_to_accuracy: dict) -> str:
     fast = t[preset_row(time_to_accuracy, "fast")]
     from ..model import setting_phrase
 
-    main = next(r["config"] for r in time_to_accuracy["runs"] if r["row"] == "main")
+    main = row_config(time_to_accuracy, "main")
     epochs = ", ".join(setting_phrase(key, main[key]) for key in ("num_epochs", "eval_every"))
     cpu, cpu_runs = (r["machine"].split(", torch")[0] for r in (benchmark, time_to_accuracy))
     there = "" if cpu_runs == cpu else f" on {cpu_runs}"
@@ -677,8 +677,6 @@ def placement_markdown(record: dict) -> str:
               f"speed. Made by `{record['command']}` on "
               f"{record['machine']}, {record['date']}."]
     return "\n".join(lines)
-
-
 
 
 def layer_kinds(design: dict) -> dict[str, tuple[float, float]]:
