@@ -100,7 +100,8 @@ def test_the_report_has_a_section_for_every_committed_record():
         elif kind == "search":
             assert f"### Search {record['search']}:" in report, path.name
         elif kind == "seeds":
-            assert f"Made by `{record['command']}` on {record['machine']}" in report, path.name
+            assert f"Made by `{record['command']}`" in report and f"on {record['machine']}" in report, path.name
+            assert f"`python -m s4lib rerun notebooks/results/{path.name}`" in report, path.name
         else:
             assert SECTIONS[kind] in report and f"`{record['command']}`" in report, path.name
 

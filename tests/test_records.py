@@ -164,3 +164,39 @@ def test_fast_is_the_design_the_searches_fast_5_to_fast_11_chose_by_their_bar():
     assert [(r["seed"], r["final_test_acc"]) for r in again] == [(r["seed"], r["final_test_acc"]) for r in then]
     # the preset is the last choice's design and recipe, under the preset's name
     assert recipe(config_record(TrainConfig.preset("fast"))) == last["won"] | dict(model="fast")
+
+
+def test_a_command_that_named_a_preset_or_file_since_renamed_says_what_the_name_meant():
+    """The seeds of fast's earlier design ran as `--model fast` into a file since renamed: the line under the table
+    says so; a command whose names still hold gets no such note."""
+    from s4lib.lab.experiments import made_by
+
+    path = "notebooks/results/seeds_pool-first-20-bf16.json"
+    line = made_by(load_record(path), path)
+    assert "`fast` then named the design the records call `pool-first-20`" in line
+    assert "the record has since been renamed" in line
+    path = "notebooks/results/seeds_fast.json"
+    assert "then named" not in made_by(load_record(path), path) and "(" not in made_by(load_record(path), path)
+
+
+def test_the_seeds_intro_names_the_rows_that_ran_two_at_a_time():
+    """The seeds table's minutes are wall times as each record placed its runs: the intro names the paired ones."""
+    from s4lib.lab.report import minutes_sentence
+
+    def record(model: str, placement: str) -> dict:
+        return {"placement": placement, "runs": [{"config": {"model": model}}]}
+
+    said = minutes_sentence([record("s4", "in_turn"), record("fast", "pairs"), record("fast", "pairs")])
+    assert "in the rows of `fast` and one at a time" in said and "`s4`" not in said
+    assert minutes_sentence([record("s4", "in_turn")]) == ""
+
+
+def test_the_precision_reading_counts_the_rounds_in_which_bf16_was_faster():
+    from s4lib.lab.report import in_words, time_to_accuracy_values
+
+    whole = load_record("notebooks/results/time_to_accuracy.json")
+    seconds = {lever: [r["train_s_per_epoch"] for r in whole["lever_runs"] if r["lever"] == lever]
+               for lever in ("bf16", "fp32")}
+    faster = sum(a < b for a, b in zip(seconds["bf16"], seconds["fp32"]))
+    assert time_to_accuracy_values(whole)["bf16:rounds"] == \
+        f"faster in {in_words(faster)} of its {in_words(len(seconds['fp32']))} rounds"

@@ -570,7 +570,24 @@ def mean_of(values: list[float | None]) -> float | None:
 def made_by(record: dict, path: str | Path | None = None) -> str:
     """One line under a table: the command that made the record, the machine and the date, and how to re-make it."""
     again = f" `python -m s4lib rerun {display_path(path)}` re-makes it from the record." if path else ""
-    return f"Made by `{record['command']}` on {record['machine']}, {record['started'][:10]}.{again}"
+    return f"Made by `{record['command']}`{names_then(record, path)} on {record['machine']}, " \
+           f"{record['started'][:10]}.{again}"
+
+
+def names_then(record: dict, path: str | Path | None) -> str:
+    """Where a record's command names a preset or a file by a name that has since moved: what the name meant then."""
+    words = record["command"].split()
+
+    def flag(name: str) -> str | None:
+        return words[words.index(name) + 1] if name in words[:-1] else None
+
+    model, out = flag("--model"), flag("--out")
+    then = []
+    if model and model != first_config(record)["model"]:
+        then.append(f"`{model}` then named the design the records call `{first_config(record)['model']}`")
+    if out and path and out != display_path(path):
+        then.append("the record has since been renamed")
+    return f" ({'; '.join(then)})" if then else ""
 
 
 def first_config(record: dict) -> dict:

@@ -86,11 +86,12 @@ SEARCH_NOTES: dict[str, tuple[str, str]] = {
         "epochs]]; the main layout with dropout on the head in 4 epochs scored [[main layout, dropout on the head, 4 "
         "epochs]]. More channels after the max-pool cost time: its runs took [[12 then 20 wide, 5 epochs:time]] (the "
         "median, two at a time, one thread each) against [[16 wide, 5 epochs, shift only:time]] for the 16-wide "
-        "design; the time-to-accuracy benchmark below is the speed figure. Its test run, the rows of `pool-first-20` "
+        "design without rotation; the time-to-accuracy benchmark below is the speed figure. Its test run, the rows "
+        "of `pool-first-20` "
         "in float32 in the seeds table, ended [[seeds:pool-first-20:below]] of its [[seeds:pool-first-20:n]] "
         "seeds below 99.4% (mean [[seeds:pool-first-20:mean]])."),
     "fast-4": (
-        "fast in bf16 and channels_last",
+        "fast's earlier design in bf16 and channels_last",
         "bf16 with channels_last scored [[bf16, channels_last]] against the reference's [[fast as it is]], its "
         "lowest seed three images in 10,000 below the reference's and so, by the rule, as accurate; its runs took "
         "[[bf16, channels_last:time]] against [[fast as it is:time]] (the median, two at a time, one thread each), "
@@ -172,7 +173,8 @@ SEARCH_NOTES: dict[str, tuple[str, str]] = {
         "each digit (with 1 pixel cut, the GAP averages 2x2 positions where fast's averages 3x3)."),
     "fast-10": (
         "A narrower first conv",
-        "Two candidates reached the bar: a first conv of 8 ([[first conv of 8]], lowest seed [[first conv of "
+        "Beside fast as it was ([[fast as it is]], lowest seed [[fast as it is:min]]), two candidates reached the "
+        "bar: a first conv of 8 ([[first conv of 8]], lowest seed [[first conv of "
         "8:min]]) and of 6 ([[first conv of 6]], lowest [[first conv of 6:min]]). Of the two, the first conv of 6 "
         "took the least time a run, [[first conv of 6:time]] against [[first conv of 8:time]] with 8 and [[fast as "
         "it is:time]] for fast as it was (the median, two at a time, one thread each), and became by the rule the "
@@ -254,7 +256,8 @@ PROFILE_READING = (
     "- **Arithmetic is not what bounds the time.** The main model's convolutions do all its counted arithmetic and "
     "take [[main:conv]] of a hooked step; BatchNorm takes [[main:BatchNorm]], dropout [[main:dropout]], ReLU "
     "[[main:ReLU]] and cutting and augmenting the batch [[main:batch]]: layers that read and write every activation "
-    "and do little with it. The step runs at [[main:pct]] of the matmul peak ([[fast:pct]] for `fast`).\n"
+    "and do little with it. Over the profile's steps the main model runs at [[main:pct]] of the matmul peak of this "
+    "invocation ([[fast:pct]] for `fast`; the benchmark below measures its own, over whole epochs).\n"
     "- **Where `fast` saves.** An epoch of `fast` takes [[fast:epoch]] against [[main:epoch]], [[ratio]] as fast "
     "(the rounds gave [[ratios]]: an epoch timed over a few dozen steps moves with the machine's load; the "
     "benchmark below times whole epochs): "
@@ -271,8 +274,10 @@ PLACEMENT_INTRO = (
     "short runs of the main config one after the other, each in a fresh process with torch's default threads, "
     "against two at a time, each with one thread, alternating over the rounds of one invocation. The faster "
     "placement is what `seeds`, `search` and `ablations` do on a machine with as many cores (`--placement` says "
-    "otherwise), and each record says how its runs were placed. A run's numbers depend on its config alone, its "
-    "thread count included: a one-thread run gives the same numbers alone or beside another.")
+    "otherwise), and each record says how its runs were placed. On one machine a run's numbers depend on its config "
+    "alone, its thread count included: a one-thread run gives the same numbers alone or beside another (a test "
+    "checks it). Another CPU can add the floats in another order, so the same config on two machines can end "
+    "apart.")
 
 TEST_SET_ABLATIONS = (
     "`[[path]]` holds the first ablations, scored on the test set, one seed a row. They informed one choice: the "
@@ -334,8 +339,9 @@ BENCHMARK_READING = (
     "traffic more than arithmetic (below).\n"
     "- **More channels.** `s4-wide` trains an epoch in [[s4_wide]], [[s4_wide:cmp]] the main config ([[s4_wide:x]] "
     "faster than v1), and `s4-wider` in [[s4_wider]], [[s4_wider:cmp]] it ([[s4_wider:x]]).\n"
-    "- **Distance to the limit.** The main config runs at [[default:pct]] of the machine's float32 matrix-multiply "
-    "peak (v1 [[v1:pct]]). What bounds the rest is memory traffic and per-operator overhead: with 8 to 16 channels "
+    "- **Distance to the limit.** Over a whole epoch the main config runs at [[default:pct]] of the float32 "
+    "matrix-multiply peak of this invocation (v1 [[v1:pct]]). What bounds the rest is memory traffic and "
+    "per-operator overhead: with 8 to 16 channels "
     "the convolutions are tiny matrix products, and the time goes to operations that read and write every "
     "activation with little arithmetic on it (BatchNorm forward and backward, dropout, ReLU, max-pool, the "
     "optimizer).\n"
@@ -373,18 +379,20 @@ TIME_TO_ACCURACY_READING = (
     "layers at full resolution, `fast` runs [[fast:x:pool_first_20]] as fast here, alone on every core (the search "
     "fast-10 chose it, timing its runs two at a time on one thread each). The other "
     "cheaper first layers tried, a first conv in strides of 2 instead of the max-pool (the searches fast-5 to "
-    "fast-7), a 4x4 one (fast-8) and a central crop of the image (fast-9), trained faster but less accurately, "
-    "and so did `fast` in 4 or 3 epochs instead of 5 (fast-11).\n"
+    "fast-7), a 4x4 one (fast-8) and a central crop of the image (fast-9), and `fast` in 4 or 3 epochs instead of 5 "
+    "(fast-11), stayed below their searches' bars on the validation images.\n"
     "- **The earlier design in bf16 and channels_last.** The search fast-4 timed its runs two at a time with one "
     "thread each and chose bf16 (where native) with channels_last for the design `fast` had then; a user's run "
     "goes alone, on every core. So this benchmark times that design both ways as whole runs, under a rule fixed "
-    "before these rounds: bf16 with channels_last (the row `pool_first_20_bf16_cl`) gives it its precision and "
+    "before the first rounds that applied it and applied again to these: bf16 with channels_last (the row "
+    "`pool_first_20_bf16_cl`) gives it its precision and "
     "layout only if it is faster in every round; otherwise float32 and NCHW, the simpler, stay. It took "
     "[[pool_first_20_bf16_cl]] against [[pool_first_20]], [[pool_first_20_bf16_cl:vs:pool_first_20]] it, so by "
     "that rule [[pool_first_20:decision]]. `fast` computes in float32 and NCHW: its design was never searched in "
     "another precision or layout.\n"
     "- **Precision.** bf16 autocast trains the main config at [[bf16:x]] the speed of float32 here ([[lever:bf16]] "
-    "against [[lever:fp32]] per 60,000 images): this CPU [[bf16:native]], and `--precision auto` computes in "
+    "against [[lever:fp32]] per 60,000 images, medians; [[bf16:rounds]]): this CPU [[bf16:native]], and "
+    "`--precision auto` computes in "
     "[[auto]] on it. Every preset computes in float32: none has had its accuracy measured in bf16 as it "
     "stands.\n"
     "- **Batch size.** The short timings put batch 256 at [[batch_256:x]] and batch 512 at [[batch_512:x]] the "

@@ -50,27 +50,25 @@ def generated_blocks() -> dict[str, str]:
     seeds = seeds_records()
     if seeds:
         blocks["presets"] = presets_markdown(seeds)
-    if BENCHMARK_RECORD.exists() and TIME_TO_ACCURACY_RECORD.exists():
-        blocks["speed"] = speed_sentence(load_record(BENCHMARK_RECORD), load_record(TIME_TO_ACCURACY_RECORD))
+    if TIME_TO_ACCURACY_RECORD.exists():
+        blocks["speed"] = speed_sentence(load_record(TIME_TO_ACCURACY_RECORD))
     return blocks
 
 
-def speed_sentence(benchmark: dict, time_to_accuracy: dict) -> str:
-    """The README's sentence on speed: an epoch of the main model, and a whole run of `s4` against one of fast, each
-    named by the invocation it comes from (and by its machine, where the two records ran on different ones)."""
-    m, t = benchmark_rows(benchmark)["default"], time_to_accuracy["median"]
+def speed_sentence(time_to_accuracy: dict) -> str:
+    """The README's sentence on speed: a whole run of `s4` against one of fast, named by the invocation and the
+    machine it comes from."""
+    t = time_to_accuracy["median"]
     fast = t[preset_row(time_to_accuracy, "fast")]
     from ..model import setting_phrase
 
     main = row_config(time_to_accuracy, "main")
     epochs = ", ".join(setting_phrase(key, main[key]) for key in ("num_epochs", "eval_every"))
-    cpu, cpu_runs = (r["machine"].split(", torch")[0] for r in (benchmark, time_to_accuracy))
-    there = "" if cpu_runs == cpu else f" on {cpu_runs}"
-    return (f"On {cpu}, the main model trains an epoch in {m['train_s']:.1f} s (`{benchmark['command']}`, training "
-            f"alone, median of {benchmark['repeats']} rounds); a whole run{there}, data on hand to final model "
-            f"scored, takes {t['main']['run_s']:.0f} s for `s4` ({epochs}) and "
-            f"{fast['run_s']:.0f} s for `fast`, so `s4` takes {t['main']['run_s'] / fast['run_s']:.2f}x as long "
-            f"(`{time_to_accuracy['command']}`, medians of {time_to_accuracy['repeats']} rounds in one invocation).")
+    cpu = time_to_accuracy["machine"].split(", torch")[0]
+    return (f"On {cpu}, a whole run, data on hand to final model scored, takes {t['main']['run_s']:.0f} s for `s4` "
+            f"({epochs}) and {fast['run_s']:.0f} s for `fast`, so `s4` takes "
+            f"{t['main']['run_s'] / fast['run_s']:.2f}x as long (`{time_to_accuracy['command']}`, medians of "
+            f"{time_to_accuracy['repeats']} rounds in one invocation).")
 
 
 def preset_row(record: dict, preset: str) -> str:
@@ -293,6 +291,8 @@ def time_to_accuracy_values(record: dict) -> dict[str, str]:
     rounds = rounds_of(record["lever_runs"], "lever", "train_s_per_epoch")
     values |= {f"{name}:cmp": compared(s, lm["fp32"], rounds.get(name, []), rounds.get("fp32", []))
                for name, s in lm.items()}
+    pairs = list(zip(rounds.get("bf16", []), rounds.get("fp32", [])))
+    values["bf16:rounds"] = f"faster in {in_words(sum(a < b for a, b in pairs))} of its {in_words(len(pairs))} rounds"
     values["bf16:native"] = ("computes bf16 natively (AVX512-BF16 or AMX)" if record["native_bf16"] else
                              "has no native bf16 (neither AVX512-BF16 nor AMX), so torch emulates it")
     values["auto"] = record["auto_precision"]
@@ -531,7 +531,12 @@ def report_markdown() -> str:
                                 "model's searches come first, then those of the fast preset and those for a model "
                                 "under 5,000 parameters. A search's run times compare its own candidates, which ran "
                                 "in one invocation on one machine; the shared machines of two searches can run at "
-                                "different speeds, so one design's time can differ from one search to another."))
+                                "different speeds, so one design's time can differ from one search to another. A "
+                                "search's question and rule are quoted as they were written before its runs, with "
+                                "the names and figures of that day: until the search fast-10, `fast` named the "
+                                "design the records call `pool-first-20` (a first conv of 12), and the profile "
+                                "quoted was of that design. A rule's reason for its bar is a prediction; the test "
+                                "runs in the seeds table show how it held."))
     for name in SEARCH_ORDER:
         if name in searches:
             text = search_section(name, searches[name], searches, seed_values)
@@ -657,8 +662,21 @@ def seeds_section(records: list[dict], seeds_markdown) -> str:
         "each record's flags); the records `seeds_MODEL.json` hold every epoch. The presets a user picks "
         f"({presets}) are the rows trained with their recipe; the others are the test runs of the searches below. "
         "A row names the settings in which its run differs from its model's recipe (`train --help` lists the "
-        "recipes; the defaults are the main model's: peak lr 0.4, dropout 0.1). " + seed_one_paragraph(found), "",
+        "recipes; the defaults are the main model's: peak lr 0.4, dropout 0.1). " +
+        " ".join(filter(None, (seed_one_paragraph(found), minutes_sentence(records)))), "",
         seeds_markdown(records)])
+
+
+def minutes_sentence(records: list[dict]) -> str:
+    """What the seeds table's minutes are: each run's wall time as its record placed it, so no speed figure."""
+    from .experiments import first_config
+
+    paired = list(dict.fromkeys(f"`{first_config(r)['model']}`" for r in records if r.get("placement") == "pairs"))
+    if not paired:
+        return ""
+    return (f"The minutes are each run's wall time on the CPU of its day, two runs at a time with one thread each "
+            f"in the rows of {' and '.join(paired)} and one at a time in the others: they compare no designs, the "
+            "time to accuracy below does.")
 
 
 def placement_markdown(record: dict) -> str:
