@@ -107,3 +107,50 @@ def test_the_last_epoch_lands_close_to_the_best_and_the_check_a_little_above_it(
 def test_the_training_batches_score_below_the_others_at_every_epoch():
     assert "it sits below the others at every epoch of this run" in TEXT
     assert (curve("train_acc") < np.minimum(TEST_ACC, curve("train_check_acc"))).all()
+
+
+# The README's design answers that compare two ablation rows or two benchmark variants, read back and re-computed.
+README_TEXT = " ".join((ROOT / "README.md").read_text().split())
+RESULTS = ROOT / "notebooks" / "results"
+
+
+def ablation_means() -> tuple[dict[str, float], tuple[float, float]]:
+    """Each ablation row's mean final validation accuracy, and the range of the baseline's seeds."""
+    runs = json.loads((RESULTS / "ablations.json").read_text())["runs"]
+    rows: dict[str, list[float]] = {}
+    for run in runs:  # a diverged seed (None) has no final accuracy
+        if run["final_test_acc"] is not None:
+            rows.setdefault(run["name"], []).append(run["final_test_acc"])
+    base = rows["baseline"]
+    return {name: float(np.mean(accs)) for name, accs in rows.items()}, (min(base), max(base))
+
+
+def test_pooling_after_three_convs_costs_nearly_twice_the_multiply_adds_and_no_slower_an_epoch():
+    assert "pooling after three convolutions shows no measurable difference at nearly twice the multiply-adds " \
+           "(no slower an epoch in the [benchmark]" in README_TEXT, "the README's pooling sentence moved"
+    means, (low, high) = ablation_means()
+    assert low <= means["pool after 3"] <= high and means["pool after 4"] < low
+    bench = json.loads((RESULTS / "benchmark.json").read_text())["median"]
+    pool3, main = bench["pool_after_3"], bench["default"]
+    assert 1.75 <= pool3["train_gflop"] / main["train_gflop"] < 2
+    assert pool3["train_s"] <= main["train_s"]
+
+
+def test_batch_512_ends_below_the_range_also_with_the_peak_doubled():
+    sentence = re.search(r"and 512 with the peak doubled too \(([\d.]+)%\): smaller batches take noisier steps at "
+                         r"the same rate, batch 512 a quarter as many", README_TEXT)
+    assert sentence, "the README's batch-size sentence moved"
+    runs = json.loads((RESULTS / "ablations.json").read_text())["runs"]
+    doubled = next(r["config"] for r in runs if r["name"] == "batch 512, lr 0.8")
+    base = next(r["config"] for r in runs if r["name"] == "baseline")
+    assert (doubled["batch_size"], doubled["lr"]) == (4 * base["batch_size"], 2 * base["lr"])
+    means, (low, _) = ablation_means()
+    assert float(sentence[1]) == round(100 * means["batch 512, lr 0.8"], 2) and means["batch 512, lr 0.8"] < low
+
+
+def test_the_longer_schedule_ends_higher_on_validation():
+    sentence = re.search(r"the main config ends at ([\d.]+)% after 5 epochs \(the ablations' baseline\) and "
+                         r"([\d.]+)% after 15", README_TEXT)
+    assert sentence, "the README's epochs sentence moved"
+    means, _ = ablation_means()
+    assert float(sentence[1]) == round(100 * means["baseline"], 2) and float(sentence[2]) > float(sentence[1])

@@ -112,7 +112,8 @@ def checklist_markdown(main: dict) -> str:
         (f"Part 2: fewer than {MAX_PARAMETERS:,} parameters", f"{count_parameters(model):,}",
          "[architecture](#architecture)"),
         (f"Part 2: fewer than {MAX_EPOCHS} epochs", f"{len(h)}", "[result](#result)"),
-        ("Part 2: BatchNorm, Dropout, GAP, a fully connected layer", ", ".join(parts) or "none",
+        ("Part 2: BatchNorm, Dropout, GAP, a fully connected layer",
+         "all four" if len(parts) == len(found) else f"only {', '.join(parts)}" if parts else "none",
          "[architecture](#architecture)"),
         (f"Part 2: {100 * MIN_TEST_ACC:.1f}% validation accuracy (the MNIST test set here)",
          f"{100 * h[-1]['test_acc']:.2f}% at the final epoch ({len(h)})", "[result](#result)"),
@@ -162,10 +163,38 @@ def presets_markdown(records: list[dict]) -> str:
                      f"{rec['runs'][0]['num_params']:,} | {first_config(rec)['num_epochs']} | {finals} | "
                      f"{100 * s['min']:.2f}% | {100 * s['mean']:.3f}% |")
     commands = "; ".join(f"`{rec['command']}`" for rec in found.values())
-    lines += ["", f"Made by {commands}. Each number is a final epoch on the 10,000 test images; nothing is picked. "
-              "Seed 1 of `s4` is the run under Result made again, in another process: "
-              "[why the two differ](notebooks/results/README.md#seeds-the-full-schedule-on-five-seeds)."]
+    lines += ["", f"Made by {commands}{layouts_then(found)}; nothing is picked.{seed_one_sentence(found)}"]
     return "\n".join(lines)
+
+
+def layouts_then(found: dict[str, dict]) -> str:
+    """Which presets' seeds ran in a memory layout other than today's, and how to re-make a record as it ran."""
+    from ..train import TrainConfig
+
+    then = [name for name, rec in found.items()
+            if first_config(rec)["memory_format"] != TrainConfig.preset(name).memory_format]
+    if not then:
+        return ""
+    names = ", ".join(f"`{n}`" for n in then[:-1]) + (" and " if len(then) > 1 else "") + f"`{then[-1]}`"
+    layout = first_config(found[then[0]])["memory_format"]
+    path = display_path(found[then[0]]["path"]) if "path" in found[then[0]] else "RECORD"
+    return (f" ({names} ran in `{layout}`, then the presets' memory layout; "
+            f"`python -m s4lib rerun {path}` re-makes a record as it ran)")
+
+
+def seed_one_sentence(found: dict[str, dict]) -> str:
+    """Seed 1 of the main preset against the Result's run: both figures and how the two runs were made."""
+    if "s4" not in found or not MAIN_RECORD.exists():
+        return ""
+    main, seeds = load_record(), found["s4"]
+    seed1 = seeds["runs"][0]
+    if seed1["seed"] != main["config"]["seed"] or not same_recipe(main["config"], "s4"):
+        return ""
+    return (f" Seed 1 of `s4` ({100 * seed1['final_test_acc']:.2f}%) is the Result's run "
+            f"({100 * main['history'][-1]['test_acc']:.2f}%) made again with {threads_of(seeds['machine'])} in "
+            f"`{seed1['config']['memory_format']}`, not {threads_of(main.get('device'))} in "
+            f"`{main['config']['memory_format']}`: "
+            "[why the two differ](notebooks/results/README.md#seeds-the-full-schedule-on-five-seeds).")
 
 
 def seed_one_paragraph(found: dict[str, dict]) -> str:
