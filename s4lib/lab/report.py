@@ -162,8 +162,8 @@ def presets_markdown(records: list[dict]) -> str:
         lines.append(f"| `{name}` | {PRESET_DESCRIPTIONS[name]} | {recipe_words(name) or 'the defaults'} | "
                      f"{rec['runs'][0]['num_params']:,} | {first_config(rec)['num_epochs']} | {finals} | "
                      f"{100 * s['min']:.2f}% | {100 * s['mean']:.3f}% |")
-    commands = "; ".join(f"`{rec['command']}`" for rec in found.values())
-    lines += ["", f"Made by {commands}{layouts_then(found)}; nothing is picked.{seed_one_sentence(found)}"]
+    lines += ["", f"Made by `python -m s4lib seeds --model NAME`{layouts_then(found)}; nothing is picked."
+              f"{seed_one_sentence(found)}"]
     return "\n".join(lines)
 
 
@@ -177,24 +177,24 @@ def layouts_then(found: dict[str, dict]) -> str:
         return ""
     names = ", ".join(f"`{n}`" for n in then[:-1]) + (" and " if len(then) > 1 else "") + f"`{then[-1]}`"
     layout = first_config(found[then[0]])["memory_format"]
-    path = display_path(found[then[0]]["path"]) if "path" in found[then[0]] else "RECORD"
-    return (f" ({names} ran in `{layout}`, then the presets' memory layout; "
-            f"`python -m s4lib rerun {path}` re-makes a record as it ran)")
+    return (f" ({names} then in the `{layout}` memory layout; `python -m s4lib rerun RECORD` re-makes a "
+            "[record](notebooks/results/README.md#seeds-the-full-schedule-on-five-seeds) exactly as it ran)")
 
 
 def seed_one_sentence(found: dict[str, dict]) -> str:
-    """Seed 1 of the main preset against the Result's run: both figures and how the two runs were made."""
+    """Seed 1 of the main preset against the Result's run: both figures, and what differed in how they ran."""
     if "s4" not in found or not MAIN_RECORD.exists():
         return ""
     main, seeds = load_record(), found["s4"]
     seed1 = seeds["runs"][0]
     if seed1["seed"] != main["config"]["seed"] or not same_recipe(main["config"], "s4"):
         return ""
+    differ = [what for what, a, b in (
+        ("thread count", threads_of(seeds["machine"]), threads_of(main.get("device"))),
+        ("memory layout", seed1["config"]["memory_format"], main["config"]["memory_format"])) if a != b]
+    how = f" with another {' and '.join(differ)}, which reorder the float sums" if differ else ""
     return (f" Seed 1 of `s4` ({100 * seed1['final_test_acc']:.2f}%) is the Result's run "
-            f"({100 * main['history'][-1]['test_acc']:.2f}%) made again with {threads_of(seeds['machine'])} in "
-            f"`{seed1['config']['memory_format']}`, not {threads_of(main.get('device'))} in "
-            f"`{main['config']['memory_format']}`: "
-            "[why the two differ](notebooks/results/README.md#seeds-the-full-schedule-on-five-seeds).")
+            f"({100 * main['history'][-1]['test_acc']:.2f}%) made again{how}.")
 
 
 def seed_one_paragraph(found: dict[str, dict]) -> str:
